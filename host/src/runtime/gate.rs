@@ -1,0 +1,225 @@
+//! The credential gate: the host side of `get-credential`.
+//!
+//! A request passes three checks in a fixed order: the name is valid, the
+//! manifest declares it, and only then is the vault read. A request refused by
+//! either of the first two checks never reaches the vault, so its answer says
+//! nothing about what the vault contains.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use secrecy::SecretString;
+use tokio::sync::OnceCell;
+
+use crate::name::{CredentialName, InvalidName};
+use crate::store::{OpenedStore, StoreConfig, StoreError, Vault, open_store};
+
+/// Where the gate gets its vault.
+#[derive(Clone)]
+pub enum VaultSource {
+    /// An open vault.
+    Ready(Vault),
+    /// A vault opened on the first request that passes the checks, so that
+    /// runs reading no credential never connect to a keychain.
+    Lazy(StoreConfig),
+}
+
+/// A function that shows a one-line notice to the person running the app.
+pub type NoticeSink = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Why a request was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// The name is not a valid credential name.
+    #[error(transparent)]
+    InvalidName(#[from] InvalidName),
+    /// The manifest does not declare the name.
+    #[error("the manifest does not declare {0}")]
+    NotDeclared(CredentialName),
+    /// The vault has no value for the declared name.
+    #[error("the vault has no value for {0}")]
+    NotFound(CredentialName),
+    /// The vault could not be opened or read.
+    #[error("the vault is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl Refusal {
+    /// Returns a short label for logs and audit records.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::InvalidName(_) => "invalid-name",
+            Self::NotDeclared(_) => "not-declared",
+            Self::NotFound(_) => "not-found",
+            Self::Unavailable(_) => "unavailable",
+        }
+    }
+}
+
+/// The per-run state that answers `get-credential`.
+pub struct CredentialGate {
+    app_id: String,
+    declared: BTreeSet<CredentialName>,
+    source: VaultSource,
+    opened: OnceCell<Result<Vault, String>>,
+    notice: NoticeSink,
+}
+
+impl CredentialGate {
+    /// Creates a gate for `app_id` that allows exactly the `declared` names.
+    pub fn new(app_id: String, declared: BTreeSet<CredentialName>, source: VaultSource, notice: NoticeSink) -> Self {
+        Self {
+            app_id,
+            declared,
+            source,
+            opened: OnceCell::new(),
+            notice,
+        }
+    }
+
+    /// Resolves a guest's request for `raw_name`.
+    ///
+    /// # Errors
+    ///
+    /// Returns the [`Refusal`] of the first check that fails.
+    pub async fn resolve(&self, raw_name: &str) -> Result<SecretString, Refusal> {
+        let name = CredentialName::parse(raw_name)?;
+        if !self.declared.contains(&name) {
+            return Err(Refusal::NotDeclared(name));
+        }
+        let vault = self.vault().await.map_err(Refusal::Unavailable)?;
+        match vault.get(&name).await {
+            Ok(Some(value)) => Ok(value),
+            Ok(None) => Err(Refusal::NotFound(name)),
+            Err(err) => Err(Refusal::Unavailable(err.to_string())),
+        }
+    }
+
+    /// Returns the app this gate serves.
+    pub fn app_id(&self) -> &str {
+        &self.app_id
+    }
+
+    async fn vault(&self) -> Result<&Vault, String> {
+        // A failure to open is kept too, so a guest that retries in a loop
+        // does not wait for the keychain timeout on every call.
+        let opened = self
+            .opened
+            .get_or_init(|| async {
+                match &self.source {
+                    VaultSource::Ready(vault) => Ok(vault.clone()),
+                    VaultSource::Lazy(config) => match open_store(config).await {
+                        Ok(OpenedStore { vault, notice }) => {
+                            if let Some(notice) = notice {
+                                (self.notice)(&notice);
+                            }
+                            Ok(vault)
+                        }
+                        Err(err) => Err(describe_open_failure(&err)),
+                    },
+                }
+            })
+            .await;
+        opened.as_ref().map_err(Clone::clone)
+    }
+}
+
+fn describe_open_failure(err: &StoreError) -> String {
+    err.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use secrecy::ExposeSecret;
+
+    use super::*;
+    use crate::store::{CredentialStore, MemoryStore};
+
+    fn gate_with(store: Arc<MemoryStore>, declared: &[&str]) -> CredentialGate {
+        let declared = declared.iter().map(|raw| CredentialName::parse(raw).unwrap()).collect();
+        let vault = Vault::new(store, Duration::from_secs(5));
+        CredentialGate::new("test-app".to_owned(), declared, VaultSource::Ready(vault), Arc::new(|_| {}))
+    }
+
+    fn store_with(values: &[(&str, &str)]) -> Arc<MemoryStore> {
+        let store = Arc::new(MemoryStore::new());
+        for (name, value) in values {
+            store
+                .set(&CredentialName::parse(name).unwrap(), &SecretString::from(*value))
+                .unwrap();
+        }
+        store
+    }
+
+    #[tokio::test]
+    async fn declared_name_is_delivered() {
+        let store = store_with(&[("demo.greeting", "hello")]);
+        let gate = gate_with(store, &["demo.greeting"]);
+        let value = gate.resolve("demo.greeting").await.unwrap();
+        assert_eq!(value.expose_secret(), "hello");
+    }
+
+    #[tokio::test]
+    async fn undeclared_name_never_reaches_store() {
+        let store = store_with(&[("demo.greeting", "hello"), ("demo.secret", "canary")]);
+        let gate = gate_with(Arc::clone(&store), &["demo.greeting"]);
+        let refusal = gate.resolve("demo.secret").await.unwrap_err();
+        assert!(matches!(refusal, Refusal::NotDeclared(_)), "{refusal}");
+        assert_eq!(store.read_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn bypass_attempts_never_reach_store() {
+        let store = store_with(&[("demo.greeting", "hello")]);
+        let gate = gate_with(Arc::clone(&store), &["demo.greeting"]);
+        let huge = "demo.".to_owned() + &"g".repeat(1 << 20);
+        let attempts = [
+            "DEMO.greeting",
+            "Demo.Greeting",
+            "demo.greeting ",
+            " demo.greeting",
+            "demo.greeting\n",
+            "demo.greeting\0",
+            "demo.greeting\0.extra",
+            "demo.gr\u{435}eting",
+            "demo\u{2024}greeting",
+            "demo.greeting\u{200b}",
+            "demo.*",
+            "*",
+            "demo.%",
+            "demo.greeting/..",
+            "",
+            huge.as_str(),
+        ];
+        for attempt in attempts {
+            let refusal = gate.resolve(attempt).await.unwrap_err();
+            assert!(
+                matches!(refusal, Refusal::InvalidName(_)),
+                "{:?} gave {refusal}",
+                attempt.chars().take(40).collect::<String>()
+            );
+        }
+        assert_eq!(store.read_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn declared_but_unset_is_not_found() {
+        let store = store_with(&[]);
+        let gate = gate_with(Arc::clone(&store), &["demo.unset"]);
+        let refusal = gate.resolve("demo.unset").await.unwrap_err();
+        assert!(matches!(refusal, Refusal::NotFound(_)), "{refusal}");
+        assert_eq!(store.read_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn store_failure_is_unavailable() {
+        let store = store_with(&[("demo.greeting", "hello")]);
+        store.fail_with(Some("keychain daemon stopped"));
+        let gate = gate_with(store, &["demo.greeting"]);
+        let refusal = gate.resolve("demo.greeting").await.unwrap_err();
+        assert!(matches!(refusal, Refusal::Unavailable(_)), "{refusal}");
+        assert!(refusal.to_string().contains("keychain daemon stopped"), "{refusal}");
+    }
+}

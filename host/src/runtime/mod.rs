@@ -1,0 +1,235 @@
+//! Running mini apps: the wasmtime engine, the component cache and one
+//! sandboxed store per run.
+//!
+//! Each run gets a fresh [`wasmtime::Store`] whose WASI context has only the
+//! arguments given and the host's stdout and stderr. It has no environment
+//! variables, no stdin, no preopened directories and no sockets. Memory is
+//! capped by a [`wasmtime::StoreLimits`] and time by epoch interruption plus
+//! a deadline on the whole run, which also covers time spent in host calls.
+
+mod cache;
+mod gate;
+mod state;
+
+use std::path::Path;
+use std::time::Duration;
+
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, Store};
+use wasmtime_wasi::p2::bindings::Command;
+
+pub use cache::{CacheOutcome, ComponentCache};
+pub use gate::{CredentialGate, NoticeSink, Refusal, VaultSource};
+
+use crate::manifest::Manifest;
+use state::RunState;
+
+/// How often the engine's epoch advances while an app runs.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Resource limits for one run.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The maximum size of each linear memory, in bytes.
+    pub max_memory_bytes: usize,
+    /// The maximum wall-clock time of the whole run, including host calls.
+    pub timeout: Duration,
+}
+
+impl Default for Limits {
+    /// 256 MiB of memory and 5 minutes.
+    fn default() -> Self {
+        Self {
+            max_memory_bytes: 256 * 1024 * 1024,
+            timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// How a run ended when the app itself decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// The app exited with this status code.
+    Exited(i32),
+}
+
+/// A run that failed for a reason other than the app's own exit.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The component file could not be read or is not a valid component.
+    #[error("invalid component {path}: {message}")]
+    InvalidComponent {
+        /// The component path.
+        path: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// The component could not be instantiated, usually because it imports
+    /// an interface the host does not provide.
+    #[error("cannot start the app: {0}")]
+    Instantiate(String),
+    /// The app trapped: a crash, an out-of-bounds access or a memory limit.
+    #[error("the app crashed: {0}")]
+    Trap(String),
+    /// The run took longer than its time limit.
+    #[error("the app ran longer than its limit of {} s and was stopped", .0.as_secs_f64())]
+    TimedOut(Duration),
+}
+
+/// The host's wasmtime engine, linker and component cache.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<RunState>,
+    cache: Option<ComponentCache>,
+}
+
+impl Runtime {
+    /// Creates the engine and links WASI 0.2 and `lahat:vault/credentials`.
+    /// With `cache` set, compiled components are kept there.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error when wasmtime cannot create the engine on this
+    /// machine.
+    pub fn new(cache: Option<ComponentCache>) -> wasmtime::Result<Self> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        state::add_credentials_to_linker(&mut linker)?;
+        Ok(Self { engine, linker, cache })
+    }
+
+    /// Returns the engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Reads and compiles the component at `path`, from the cache when it
+    /// has one.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`RunError::InvalidComponent`] when the file cannot be read or
+    /// is not a WebAssembly component.
+    pub fn load_component(&self, path: &Path) -> Result<(Component, CacheOutcome), RunError> {
+        let invalid = |message: String| RunError::InvalidComponent {
+            path: path.display().to_string(),
+            message,
+        };
+        let wasm = std::fs::read(path).map_err(|err| invalid(format!("cannot read it: {err}")))?;
+        self.compile(&wasm).map_err(|err| {
+            invalid(format!(
+                "{err:#}; build the app for the wasm32-wasip2 target so that it is a WebAssembly component"
+            ))
+        })
+    }
+
+    /// Compiles `wasm`, from the cache when it has one.
+    ///
+    /// # Errors
+    ///
+    /// Returns wasmtime's error when `wasm` is not a valid component.
+    pub fn compile(&self, wasm: &[u8]) -> wasmtime::Result<(Component, CacheOutcome)> {
+        match &self.cache {
+            Some(cache) => cache.load(&self.engine, wasm),
+            None => Ok((Component::new(&self.engine, wasm)?, CacheOutcome::Uncached)),
+        }
+    }
+
+    /// Runs `component` as the app that `manifest` describes.
+    ///
+    /// `args` follow the app id as `argv[0]`. The app's stdout and stderr are
+    /// the host's. Credential requests go through a [`CredentialGate`] that
+    /// allows exactly the names the manifest declares.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`RunError::Instantiate`] when the component cannot start,
+    /// [`RunError::Trap`] when it crashes or exceeds its memory limit, and
+    /// [`RunError::TimedOut`] when it runs past its time limit.
+    pub async fn run(
+        &self,
+        manifest: &Manifest,
+        component: &Component,
+        args: &[String],
+        vault: VaultSource,
+        notice: NoticeSink,
+        limits: Limits,
+    ) -> Result<RunOutcome, RunError> {
+        let gate = CredentialGate::new(
+            manifest.app.id.to_string(),
+            manifest.declared_names(),
+            vault,
+            notice,
+        );
+        let mut argv = vec![manifest.app.id.to_string()];
+        argv.extend(args.iter().cloned());
+        let mut store = Store::new(&self.engine, RunState::new(&argv, gate, limits));
+        store.limiter(|state| state.limits());
+        // Yield to the executor on every tick, so that the deadline below can
+        // stop a guest that never returns to the host.
+        store.epoch_deadline_async_yield_and_update(1);
+
+        let ticker = tokio::spawn(tick_epochs(self.engine.clone()));
+        let run = async {
+            let command = Command::instantiate_async(&mut store, component, &self.linker)
+                .await
+                .map_err(|err| RunError::Instantiate(format!("{err:#}")))?;
+            command
+                .wasi_cli_run()
+                .call_run(&mut store)
+                .await
+                .map_err(exit_or_trap)
+        };
+        let result = tokio::time::timeout(limits.timeout, run).await;
+        ticker.abort();
+
+        match result {
+            Err(_elapsed) => Err(RunError::TimedOut(limits.timeout)),
+            Ok(Err(ExitOrError::Exit(code))) => Ok(RunOutcome::Exited(code)),
+            Ok(Err(ExitOrError::Error(err))) => Err(err),
+            Ok(Ok(Ok(()))) => Ok(RunOutcome::Exited(0)),
+            Ok(Ok(Err(()))) => Ok(RunOutcome::Exited(1)),
+        }
+    }
+
+    /// Lists the interfaces `component` imports and exports.
+    pub fn interfaces(&self, component: &Component) -> (Vec<String>, Vec<String>) {
+        let ty = component.component_type();
+        let mut imports: Vec<String> = ty.imports(&self.engine).map(|(name, _)| name.to_owned()).collect();
+        let mut exports: Vec<String> = ty.exports(&self.engine).map(|(name, _)| name.to_owned()).collect();
+        imports.sort();
+        exports.sort();
+        (imports, exports)
+    }
+}
+
+enum ExitOrError {
+    Exit(i32),
+    Error(RunError),
+}
+
+impl From<RunError> for ExitOrError {
+    fn from(err: RunError) -> Self {
+        Self::Error(err)
+    }
+}
+
+/// Separates a guest's `exit(code)`, which WASI reports as an error, from a
+/// real trap.
+fn exit_or_trap(err: wasmtime::Error) -> ExitOrError {
+    if let Some(exit) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return ExitOrError::Exit(exit.0);
+    }
+    ExitOrError::Error(RunError::Trap(format!("{err:?}")))
+}
+
+async fn tick_epochs(engine: Engine) {
+    let mut interval = tokio::time::interval(EPOCH_TICK);
+    loop {
+        interval.tick().await;
+        engine.increment_epoch();
+    }
+}

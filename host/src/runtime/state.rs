@@ -1,0 +1,95 @@
+//! Per-run store data and the host implementation of
+//! `lahat:vault/credentials`.
+
+use secrecy::ExposeSecret;
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::Limits;
+use super::gate::{CredentialGate, Refusal};
+
+// `tracing` stays off: it would record the returned secret in logs.
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "lahat:vault/app",
+    imports: { default: async },
+});
+
+use lahat::vault::credentials::{self, Error as WitError};
+
+/// The data of one run's store.
+pub(super) struct RunState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    gate: CredentialGate,
+    limits: StoreLimits,
+}
+
+impl RunState {
+    /// Builds a WASI context with `argv` and the host's stdout and stderr and
+    /// nothing else.
+    pub(super) fn new(argv: &[String], gate: CredentialGate, limits: Limits) -> Self {
+        let wasi = WasiCtx::builder()
+            .args(argv)
+            .inherit_stdout()
+            .inherit_stderr()
+            .build();
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(limits.max_memory_bytes)
+            .trap_on_grow_failure(true)
+            .build();
+        Self {
+            wasi,
+            table: ResourceTable::new(),
+            gate,
+            limits,
+        }
+    }
+
+    pub(super) fn limits(&mut self) -> &mut StoreLimits {
+        &mut self.limits
+    }
+}
+
+impl WasiView for RunState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+pub(super) fn add_credentials_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
+    credentials::add_to_linker::<RunState, HasSelf<RunState>>(linker, |state| state)
+}
+
+impl credentials::Host for RunState {
+    async fn get_credential(&mut self, name: String) -> Result<String, WitError> {
+        let app = self.gate.app_id().to_owned();
+        match self.gate.resolve(&name).await {
+            Ok(value) => {
+                tracing::info!(app = %app, credential = %name, "credential delivered");
+                // NOTE: bindgen takes the value as a plain `String`, so this copy
+                // is freed without being zeroized after it is written into guest
+                // memory.
+                Ok(value.expose_secret().to_owned())
+            }
+            Err(refusal) => {
+                tracing::warn!(app = %app, outcome = refusal.kind(), reason = %refusal, "credential request refused");
+                Err(to_wit_error(refusal))
+            }
+        }
+    }
+}
+
+/// Maps a refusal to the error variant the guest sees.
+fn to_wit_error(refusal: Refusal) -> WitError {
+    match refusal {
+        Refusal::InvalidName(err) => WitError::InvalidName(err.reason().to_owned()),
+        Refusal::NotDeclared(_) => WitError::NotDeclared,
+        Refusal::NotFound(_) => WitError::NotFound,
+        Refusal::Unavailable(message) => WitError::Unavailable(message),
+    }
+}
