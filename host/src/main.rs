@@ -1,1 +1,48 @@
-fn main() {}
+//! The `lahat` command. Parsing, logging set-up and exit codes live here; the
+//! work is done by the `lahat_host` library.
+
+mod cli;
+
+use std::io::IsTerminal;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use cli::{Cli, ExitCode};
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("lahat: error: cannot start the async runtime: {err}");
+            return std::process::ExitCode::from(ExitCode::FAILURE.0);
+        }
+    };
+    let result = runtime.block_on(cli.execute());
+    // A keychain call that timed out may still occupy a blocking thread, and
+    // waiting for it would hang the process.
+    runtime.shutdown_background();
+
+    let code = match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("lahat: error: {err}");
+            err.code
+        }
+    };
+    std::process::ExitCode::from(code.0)
+}
+
+fn init_logging() {
+    let filter = EnvFilter::try_from_env("LAHAT_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .without_time()
+        .with_target(false)
+        .init();
+}

@@ -146,7 +146,7 @@ impl Manifest {
             if !seen.insert(name.clone()) {
                 let (line, column) = line_and_column(text, span.start);
                 return Err(invalid(format!(
-                    "line {line}, column {column}: `credentials[{index}].name` repeats {name:?}; declare each credential once"
+                    "line {line}, column {column}: `credentials[{index}].name` repeats \"{name}\"; declare each credential once"
                 )));
             }
             credentials.push(CredentialRequest {

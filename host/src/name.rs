@@ -107,22 +107,22 @@ fn is_name_char(ch: char) -> bool {
 }
 
 fn describe_bad_char(ch: char, offset: usize) -> String {
-    let what = match ch {
+    let allowed = "names use only lowercase ASCII letters, digits, `-`, `_` and `.`";
+    match ch {
         'A'..='Z' => format!(
-            "uppercase letter `{ch}`; names are lowercase, so use `{}`",
+            "the name contains uppercase letter `{ch}` at byte {offset}; names are lowercase, so use `{}`",
             ch.to_ascii_lowercase()
         ),
-        '\0' => "a NUL character".to_owned(),
-        c if c.is_whitespace() => format!("whitespace {}", c.escape_unicode()),
-        c if c.is_control() => format!("control character {}", c.escape_unicode()),
+        '\0' => format!("the name contains a NUL character at byte {offset}; {allowed}"),
+        c if c.is_whitespace() => format!("the name contains whitespace {} at byte {offset}; {allowed}", c.escape_unicode()),
+        c if c.is_control() => format!("the name contains control character {} at byte {offset}; {allowed}", c.escape_unicode()),
         c if !c.is_ascii() => format!(
-            "non-ASCII character {} ({}); only ASCII letters, digits, `-` and `_` are allowed",
+            "the name contains non-ASCII character {} ({}) at byte {offset}; {allowed}",
             c.escape_unicode(),
             c.escape_debug()
         ),
-        c => format!("character `{c}`; only lowercase letters, digits, `-`, `_` and `.` are allowed"),
-    };
-    format!("the name contains {what} at byte {offset}")
+        c => format!("the name contains character `{c}` at byte {offset}; {allowed}"),
+    }
 }
 
 /// Quotes `raw` for an error message: escaped, and cut after

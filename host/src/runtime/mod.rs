@@ -185,6 +185,10 @@ impl Runtime {
         };
         let result = tokio::time::timeout(limits.timeout, run).await;
         ticker.abort();
+        let refusals = store.data().refusals();
+        if refusals > state::MAX_LOGGED_REFUSALS {
+            tracing::warn!(app = %manifest.app.id, refusals, "credential requests refused in this run");
+        }
 
         match result {
             Err(_elapsed) => Err(RunError::TimedOut(limits.timeout)),

@@ -24,7 +24,12 @@ pub(super) struct RunState {
     table: ResourceTable,
     gate: CredentialGate,
     limits: StoreLimits,
+    refusals: u64,
 }
+
+/// Refused requests logged per run; a guest that retries in a loop would
+/// otherwise flood stderr. Later refusals are only counted.
+pub(super) const MAX_LOGGED_REFUSALS: u64 = 20;
 
 impl RunState {
     /// Builds a WASI context with `argv` and the host's stdout and stderr and
@@ -44,7 +49,13 @@ impl RunState {
             table: ResourceTable::new(),
             gate,
             limits,
+            refusals: 0,
         }
+    }
+
+    /// Returns how many credential requests this run refused.
+    pub(super) fn refusals(&self) -> u64 {
+        self.refusals
     }
 
     pub(super) fn limits(&mut self) -> &mut StoreLimits {
@@ -77,7 +88,13 @@ impl credentials::Host for RunState {
                 Ok(value.expose_secret().to_owned())
             }
             Err(refusal) => {
-                tracing::warn!(app = %app, outcome = refusal.kind(), reason = %refusal, "credential request refused");
+                self.refusals += 1;
+                if self.refusals <= MAX_LOGGED_REFUSALS {
+                    tracing::warn!(app = %app, outcome = refusal.kind(), reason = %refusal, "credential request refused");
+                }
+                if self.refusals == MAX_LOGGED_REFUSALS {
+                    tracing::warn!(app = %app, "further refused requests of this run are counted, not logged");
+                }
                 Err(to_wit_error(refusal))
             }
         }

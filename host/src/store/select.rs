@@ -92,9 +92,9 @@ pub async fn open_store(config: &StoreConfig) -> Result<OpenedStore, StoreError>
             Ok(store) => Some(store),
             Err(err) => {
                 let notice = format!(
-                    "lahat: using the encrypted vault file {} because no OS keychain answered ({}); pass `--store os` or `--store file` to choose",
-                    config.vault_file.display(),
-                    first_clause(&err.to_string())
+                    "lahat: {}, so lahat uses the encrypted vault file {}; pass `--store os` or `--store file` to choose",
+                    first_clause(&err.to_string()),
+                    config.vault_file.display()
                 );
                 let vault = open_file_store(config).await?;
                 return Ok(OpenedStore {

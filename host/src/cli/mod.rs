@@ -1,0 +1,102 @@
+//! The `lahat` command line: argument types and dispatch.
+
+mod credential;
+mod exit;
+mod run;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use lahat_host::paths::Paths;
+use lahat_host::store::{STORE_ENV, StoreConfig, StoreKind, TIMEOUT_ENV};
+
+pub use exit::{CliError, ExitCode};
+
+const AFTER_HELP: &str = "\
+Exit status:
+  lahat run exits with the app's own exit status. Failures of lahat itself
+  print a line starting with `lahat: error:` and use these codes:
+    2   invalid command-line arguments
+    65  invalid manifest, component or input value
+    66  manifest, file or credential not found
+    69  credential store unavailable, locked or not answering
+    70  the app crashed or could not start
+    124 the app ran longer than its time limit
+    1   any other failure
+
+Environment:
+  LAHAT_STORE          `os` or `file`, when --store is not given
+  LAHAT_PASSPHRASE     passphrase of the encrypted vault file
+  LAHAT_STORE_TIMEOUT  seconds a keychain call may take (default 10)
+  LAHAT_HOME           folder for all of lahat's files (vault file, cache)
+  LAHAT_LOG            log filter for stderr, such as `info` (default `warn`)";
+
+/// Runs WebAssembly mini apps and hands each one only the credentials its
+/// manifest declares.
+#[derive(Debug, Parser)]
+#[command(name = "lahat", version, about, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Credential store: `os` for the operating system's keychain, `file` for
+    /// the encrypted vault file. Default: the keychain when one answers,
+    /// otherwise the vault file.
+    #[arg(long, global = true, env = STORE_ENV, value_name = "STORE", value_parser = parse_store_kind)]
+    store: Option<StoreKind>,
+
+    /// Path of the encrypted vault file. Default: `vault.lahat` in the
+    /// platform's data folder (`$LAHAT_HOME/data` when LAHAT_HOME is set).
+    #[arg(long, global = true, env = "LAHAT_VAULT_FILE", value_name = "PATH")]
+    vault_file: Option<PathBuf>,
+
+    /// Seconds a keychain call may take before lahat gives up.
+    #[arg(long, global = true, env = TIMEOUT_ENV, value_name = "SECONDS", default_value = "10",
+          value_parser = parse_seconds)]
+    store_timeout: Duration,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a mini app. It can read exactly the credentials its manifest
+    /// declares and nothing of the host's environment, files or network.
+    Run(run::RunArgs),
+    /// Show an app's manifest, declared credentials and the interfaces its
+    /// component imports and exports.
+    Inspect(run::InspectArgs),
+    /// Manage the credentials in the vault.
+    #[command(subcommand)]
+    Credential(credential::CredentialCommand),
+}
+
+impl Cli {
+    /// Runs the parsed command and returns the process exit code.
+    pub async fn execute(self) -> Result<ExitCode, CliError> {
+        let paths = Paths::from_env().map_err(|message| CliError::new(ExitCode::FAILURE, message))?;
+        let store_config = StoreConfig {
+            kind: self.store,
+            vault_file: self.vault_file.clone().unwrap_or_else(|| paths.vault_file()),
+            timeout: self.store_timeout,
+        };
+        match self.command {
+            Command::Run(args) => run::run(args, &paths, store_config).await,
+            Command::Inspect(args) => run::inspect(args, &paths),
+            Command::Credential(command) => credential::execute(command, &store_config).await,
+        }
+    }
+}
+
+fn parse_store_kind(raw: &str) -> Result<StoreKind, String> {
+    raw.parse()
+}
+
+fn parse_seconds(raw: &str) -> Result<Duration, String> {
+    let seconds: f64 = raw
+        .parse()
+        .map_err(|_| format!("invalid number of seconds {raw:?}; use a number such as 10 or 0.5"))?;
+    if !(seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0) {
+        return Err(format!("{raw} seconds is out of range; use a number above 0 and at most 86400"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}

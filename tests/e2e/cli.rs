@@ -1,0 +1,134 @@
+//! Command-line behaviour: value input, names, listings and exit codes.
+
+use crate::support::{Lahat, app, assert_exit, assert_success, stderr, stdout};
+
+fn file_lahat() -> Lahat {
+    Lahat::new().env("LAHAT_PASSPHRASE", "cli test passphrase")
+}
+
+#[test]
+fn set_removes_one_trailing_newline() {
+    let lahat = file_lahat();
+    lahat.run_with_input(&["--store", "file", "credential", "set", "demo.greeting"], b"Hi\n\n");
+    let output = lahat.run(&["--store", "file", "run", app("sample-apps/greeter").to_str().unwrap()]);
+    assert_success(&output, "greeter");
+    assert_eq!(stdout(&output), "Hi\n, world!\n");
+}
+
+#[test]
+fn set_rejects_value_argument() {
+    let lahat = file_lahat();
+    let output = lahat.run(&["--store", "file", "credential", "set", "demo.greeting", "secret-value"]);
+    assert_exit(&output, 2, "set with a value argument");
+    assert!(!stderr(&output).contains("secret-value") || stderr(&output).contains("unexpected argument"));
+}
+
+#[test]
+fn set_rejects_empty_value() {
+    let lahat = file_lahat();
+    let output = lahat.run_with_input(&["--store", "file", "credential", "set", "demo.greeting"], b"\n");
+    assert_exit(&output, 65, "set with an empty value");
+    assert!(stderr(&output).contains("is empty; nothing was stored"), "{}", stderr(&output));
+}
+
+#[test]
+fn set_rejects_invalid_utf8() {
+    let lahat = file_lahat();
+    let output = lahat.run_with_input(&["--store", "file", "credential", "set", "demo.greeting"], b"ab\xffcd");
+    assert_exit(&output, 65, "set with invalid UTF-8");
+    assert!(stderr(&output).contains("not valid UTF-8"), "{}", stderr(&output));
+}
+
+#[test]
+fn invalid_names_are_usage_errors() {
+    let lahat = file_lahat();
+    for name in ["AWS.default", "aws", "aws.default ", "aws.*", "аws.default"] {
+        let output = lahat.run_with_input(&["--store", "file", "credential", "set", name], b"value");
+        assert_exit(&output, 2, &format!("set {name:?}"));
+        assert!(stderr(&output).contains("invalid credential name"), "{name:?}: {}", stderr(&output));
+    }
+}
+
+#[test]
+fn list_json_has_names_only() {
+    let lahat = file_lahat();
+    lahat.set("file", "openai.default", "sk-openai-value");
+    lahat.set("file", "aws.default", "aws-value");
+    let output = lahat.run(&["--store", "file", "credential", "list", "--json"]);
+    assert_success(&output, "list --json");
+    let document: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(document["credentials"], serde_json::json!(["aws.default", "openai.default"]));
+    assert!(!stdout(&output).contains("value"), "{}", stdout(&output));
+}
+
+#[test]
+fn app_failure_status_passes_through() {
+    let lahat = file_lahat();
+    // The signer calls `exit(2)` without a payload. WASI 0.2's `exit` carries
+    // only success or failure, so lahat sees and returns status 1.
+    let output = lahat.run(&["--store", "file", "run", app("sample-apps/webhook-signer").to_str().unwrap()]);
+    assert_exit(&output, 1, "signer without a payload");
+    assert!(stderr(&output).contains("expected one argument"), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("lahat: error"), "{}", stderr(&output));
+}
+
+#[test]
+fn webhook_signer_signs_payload() {
+    use hmac::{Hmac, Mac};
+    let lahat = file_lahat();
+    lahat.set("file", "webhook.default", "whsec-test-key");
+    let payload = r#"{"event":"backup.finished"}"#;
+    let output = lahat.run(&[
+        "--store",
+        "file",
+        "run",
+        app("sample-apps/webhook-signer").to_str().unwrap(),
+        "--",
+        payload,
+    ]);
+    assert_success(&output, "webhook-signer");
+
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"whsec-test-key").unwrap();
+    mac.update(payload.as_bytes());
+    let expected = hex::encode(mac.finalize().into_bytes());
+    assert_eq!(stdout(&output), format!("sha256={expected}\n"));
+}
+
+#[test]
+fn missing_app_is_not_found() {
+    let lahat = file_lahat();
+    let output = lahat.run(&["run", "/nonexistent/app"]);
+    assert_exit(&output, 66, "run of a missing app");
+    assert!(stderr(&output).contains("cannot find the app"), "{}", stderr(&output));
+}
+
+#[test]
+fn inspect_lists_credentials_and_imports() {
+    let lahat = file_lahat();
+    let output = lahat.run(&["inspect", "--json", app("sample-apps/greeter").to_str().unwrap()]);
+    assert_success(&output, "inspect --json");
+    let document: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(document["id"], "greeter");
+    assert_eq!(document["credentials"][0]["name"], "demo.greeting");
+    let imports = document["imports"].as_array().unwrap();
+    assert!(imports.iter().any(|i| i == "lahat:vault/credentials@0.1.0"), "{imports:?}");
+    assert_eq!(document["exports"], serde_json::json!(["wasi:cli/run@0.2.0"]));
+    assert_eq!(document["sha256"].as_str().unwrap().len(), 64);
+}
+
+#[test]
+fn second_run_uses_compilation_cache() {
+    let lahat = file_lahat();
+    let greeter = app("sample-apps/greeter");
+    lahat.run(&["--store", "file", "run", greeter.to_str().unwrap()]);
+    let cache = lahat.home.path().join("cache/components");
+    let entries: Vec<_> = std::fs::read_dir(&cache).unwrap().flatten().collect();
+    assert_eq!(entries.len(), 1, "one compiled component in {}", cache.display());
+    let name = entries[0].file_name().into_string().unwrap();
+    assert!(name.ends_with(".cwasm"), "{name}");
+
+    let output = lahat
+        .env("LAHAT_LOG", "debug")
+        .run(&["--store", "file", "run", greeter.to_str().unwrap()]);
+    assert!(stderr(&output).contains("cache=Hit"), "{}", stderr(&output));
+}

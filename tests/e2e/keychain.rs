@@ -1,0 +1,123 @@
+//! The OS keychain store against a real Secret Service.
+
+use std::io::Read;
+use std::os::unix::net::UnixListener;
+
+use crate::support::{Lahat, SecretService, app, assert_exit, assert_success, stderr, stdout};
+
+#[test]
+fn declared_credential_is_delivered() {
+    let service = SecretService::start();
+    let lahat = Lahat::with_bus(&service.bus_address);
+    lahat.set("os", "demo.greeting", "Hello");
+    assert_eq!(service.lookup("demo.greeting").as_deref(), Some("Hello"), "item not in the Secret Service");
+
+    let output = lahat.run(&["--store", "os", "run", app("sample-apps/greeter").to_str().unwrap(), "--", "Ada"]);
+    assert_success(&output, "greeter");
+    assert_eq!(stdout(&output), "Hello, Ada!\n");
+}
+
+#[test]
+fn automatic_choice_uses_keychain() {
+    let service = SecretService::start();
+    let lahat = Lahat::with_bus(&service.bus_address);
+    let output = lahat.run_with_input(&["credential", "set", "demo.greeting"], b"Hi\n");
+    assert_success(&output, "credential set");
+    assert!(!stderr(&output).contains("vault file"), "{}", stderr(&output));
+    assert_eq!(service.lookup("demo.greeting").as_deref(), Some("Hi"));
+}
+
+#[test]
+fn item_written_by_another_program_is_read() {
+    let service = SecretService::start();
+    service.store_foreign("demo.greeting", "Bonjour");
+    let lahat = Lahat::with_bus(&service.bus_address);
+    let output = lahat.run(&["--store", "os", "run", app("sample-apps/greeter").to_str().unwrap()]);
+    assert_success(&output, "greeter");
+    assert_eq!(stdout(&output), "Bonjour, world!\n");
+}
+
+#[test]
+fn declared_but_unset_is_not_found() {
+    let service = SecretService::start();
+    let lahat = Lahat::with_bus(&service.bus_address);
+    let output = lahat.run(&["--store", "os", "run", app("sample-apps/greeter").to_str().unwrap()]);
+    assert_exit(&output, 1, "greeter without its credential");
+    assert!(stderr(&output).contains("not set; store it with"), "{}", stderr(&output));
+}
+
+#[test]
+fn list_and_delete_in_keychain() {
+    let service = SecretService::start();
+    let lahat = Lahat::with_bus(&service.bus_address);
+    lahat.set("os", "aws.default", "AKIA-example");
+    lahat.set("os", "claude.production", "sk-ant-example");
+
+    let listed = lahat.run(&["--store", "os", "credential", "list"]);
+    assert_success(&listed, "credential list");
+    assert_eq!(stdout(&listed), "aws.default\nclaude.production\n");
+    assert!(!stdout(&listed).contains("example"), "list printed a value");
+
+    let deleted = lahat.run(&["--store", "os", "credential", "delete", "aws.default"]);
+    assert_success(&deleted, "credential delete");
+    assert_eq!(service.lookup("aws.default"), None);
+    let again = lahat.run(&["--store", "os", "credential", "delete", "aws.default"]);
+    assert_exit(&again, 66, "deleting a missing credential");
+}
+
+#[test]
+fn no_keychain_gives_clear_error() {
+    // No bus at the address: nothing answers.
+    let lahat = Lahat::new();
+    let output = lahat.run(&["--store", "os", "credential", "list"]);
+    assert_exit(&output, 69, "list without a keychain");
+    let err = stderr(&output);
+    assert!(err.starts_with("lahat: error: no OS keychain is reachable"), "{err}");
+    assert!(err.contains("--store file"), "the error must say what to do: {err}");
+
+    let run = lahat.run(&["--store", "os", "run", app("sample-apps/greeter").to_str().unwrap()]);
+    assert_exit(&run, 1, "greeter without a keychain");
+    assert!(stderr(&run).contains("vault unavailable: no OS keychain is reachable"), "{}", stderr(&run));
+}
+
+#[test]
+fn bus_without_secret_service_is_unavailable() {
+    let mut service = SecretService::start();
+    service.stop_keyring();
+    let lahat = Lahat::with_bus(&service.bus_address);
+    let output = lahat.run(&["--store", "os", "credential", "list"]);
+    assert_exit(&output, 69, "list with the keyring daemon stopped");
+    assert!(stderr(&output).contains("no OS keychain is reachable"), "{}", stderr(&output));
+}
+
+#[test]
+fn silent_bus_times_out() {
+    // A socket that accepts connections and never answers, like a hung daemon.
+    let folder = tempfile::tempdir().unwrap();
+    let socket = folder.path().join("silent-bus");
+    let listener = UnixListener::bind(&socket).unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for mut connection in listener.incoming().flatten() {
+            let mut buffer = [0u8; 256];
+            let _ = connection.read(&mut buffer);
+            held.push(connection);
+        }
+    });
+    let lahat = Lahat::with_bus(&format!("unix:path={}", socket.display()));
+
+    let output = lahat.run(&["--store", "os", "--store-timeout", "1", "credential", "list"]);
+    assert_exit(&output, 69, "list against a silent bus");
+    assert!(stderr(&output).contains("did not answer within 1 s"), "{}", stderr(&output));
+
+    let run = lahat.run(&[
+        "--store",
+        "os",
+        "--store-timeout",
+        "1",
+        "run",
+        app("sample-apps/greeter").to_str().unwrap(),
+    ]);
+    assert_exit(&run, 1, "greeter against a silent bus");
+    assert!(stderr(&run).contains("did not answer within 1 s"), "{}", stderr(&run));
+}

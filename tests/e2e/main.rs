@@ -1,0 +1,12 @@
+//! End-to-end tests: the real `lahat` binary, real wasm guests built from
+//! `sample-apps/` and `tests/guests/`, a real Secret Service
+//! (gnome-keyring-daemon on a private D-Bus session) and the encrypted vault
+//! file.
+
+mod cli;
+mod file_store;
+mod hostile;
+mod keychain;
+mod limits;
+mod manifests;
+mod support;
