@@ -49,7 +49,7 @@ pub struct AppInfo {
 pub struct CredentialRequest {
     /// The credential's name in the vault.
     pub name: CredentialName,
-    /// Why the app needs it, shown to the user.
+    /// The reason the app needs it, shown to the user.
     pub purpose: Text,
 }
 

@@ -81,6 +81,23 @@ fn no_keychain_gives_clear_error() {
 }
 
 #[test]
+fn locked_keychain_is_reported() {
+    let service = SecretService::start();
+    let lahat = Lahat::with_bus(&service.bus_address);
+    lahat.set("os", "demo.greeting", "Hello");
+    service.lock();
+
+    let run = lahat.run(&["--store", "os", "run", app("sample-apps/greeter").to_str().unwrap()]);
+    assert_exit(&run, 1, "greeter with a locked keychain");
+    assert!(stderr(&run).contains("vault unavailable: the OS keychain is locked"), "{}", stderr(&run));
+    assert!(!stdout(&run).contains("Hello"), "{}", stdout(&run));
+
+    let list = lahat.run(&["--store", "os", "credential", "list"]);
+    assert_exit(&list, 69, "list with a locked keychain");
+    assert!(stderr(&list).contains("unlock it and try again"), "{}", stderr(&list));
+}
+
+#[test]
 fn bus_without_secret_service_is_unavailable() {
     let mut service = SecretService::start();
     service.stop_keyring();

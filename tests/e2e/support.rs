@@ -7,7 +7,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// The repository root.
+/// Returns the repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
 }
@@ -24,7 +24,7 @@ pub fn guests_built() {
     });
 }
 
-/// The folder of a sample app or test guest, built.
+/// Builds the guests if needed and returns the folder of one app.
 pub fn app(relative: &str) -> PathBuf {
     guests_built();
     repo_root().join(relative)
@@ -268,6 +268,23 @@ impl SecretService {
             .unwrap();
         child.stdin.take().unwrap().write_all(value.as_bytes()).unwrap();
         assert!(child.wait().unwrap().success());
+    }
+
+    /// Locks the login collection, as a screen lock or a timeout would.
+    pub fn lock(&self) {
+        let output = Command::new("dbus-send")
+            .args([
+                "--session",
+                "--print-reply",
+                "--dest=org.freedesktop.secrets",
+                "/org/freedesktop/secrets",
+                "org.freedesktop.Secret.Service.Lock",
+                "array:objpath:/org/freedesktop/secrets/collection/login",
+            ])
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus_address)
+            .output()
+            .expect("cannot run dbus-send");
+        assert!(output.status.success(), "locking failed: {}", String::from_utf8_lossy(&output.stderr));
     }
 
     /// Stops gnome-keyring-daemon, leaving the bus running.

@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Read};
 
 use clap::{Args, Subcommand};
 use lahat_host::name::CredentialName;
-use lahat_host::store::{StoreConfig, open_store};
+use lahat_host::store::{StoreConfig, Vault, open_store};
 use lahat_host::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
@@ -48,22 +48,17 @@ pub async fn execute(command: CredentialCommand, config: &StoreConfig) -> Result
     match command {
         CredentialCommand::Set(args) => {
             let value = read_value(&args.name)?;
-            let opened = open_store(config).await?;
-            show_notice(opened.notice.as_deref());
-            let store = opened.vault.store().clone();
-            let name = args.name.clone();
-            blocking(move || store.set(&name, &value)).await?;
-            eprintln!("stored {} in {}", args.name, opened.vault.store().description());
+            let vault = open(config).await?;
+            vault.set(&args.name, value).await?;
+            eprintln!("stored {} in {}", args.name, vault.store().description());
             Ok(ExitCode::SUCCESS)
         }
         CredentialCommand::List(args) => {
-            let opened = open_store(config).await?;
-            show_notice(opened.notice.as_deref());
-            let store = opened.vault.store().clone();
-            let names = blocking(move || store.list()).await?;
+            let vault = open(config).await?;
+            let names = vault.list().await?;
             if args.json {
                 let document = serde_json::json!({
-                    "store": opened.vault.store().description(),
+                    "store": vault.store().description(),
                     "credentials": names,
                 });
                 println!("{document}");
@@ -75,12 +70,9 @@ pub async fn execute(command: CredentialCommand, config: &StoreConfig) -> Result
             Ok(ExitCode::SUCCESS)
         }
         CredentialCommand::Delete(args) => {
-            let opened = open_store(config).await?;
-            show_notice(opened.notice.as_deref());
-            let store = opened.vault.store().clone();
-            let name = args.name.clone();
-            let description = store.description();
-            if blocking(move || store.delete(&name)).await? {
+            let vault = open(config).await?;
+            let description = vault.store().description();
+            if vault.delete(&args.name).await? {
                 eprintln!("deleted {} from {description}", args.name);
                 Ok(ExitCode::SUCCESS)
             } else {
@@ -96,21 +88,13 @@ pub async fn execute(command: CredentialCommand, config: &StoreConfig) -> Result
     }
 }
 
-fn show_notice(notice: Option<&str>) {
-    if let Some(notice) = notice {
+/// Opens the configured store and prints the notice of an automatic choice.
+async fn open(config: &StoreConfig) -> Result<Vault, CliError> {
+    let opened = open_store(config).await?;
+    if let Some(notice) = &opened.notice {
         eprintln!("{notice}");
     }
-}
-
-/// Runs a store call on a blocking thread. Keychain timeouts apply to reads
-/// during app runs; a person at the command line can interrupt a slow write.
-async fn blocking<T: Send + 'static>(
-    call: impl FnOnce() -> Result<T, lahat_host::store::StoreError> + Send + 'static,
-) -> Result<T, CliError> {
-    tokio::task::spawn_blocking(call)
-        .await
-        .map_err(|err| CliError::new(ExitCode::FAILURE, format!("the credential store call failed: {err}")))?
-        .map_err(CliError::from)
+    Ok(opened.vault)
 }
 
 /// Reads a credential value from a no-echo prompt or from stdin.

@@ -46,7 +46,7 @@ impl Default for Limits {
     }
 }
 
-/// How a run ended when the app itself decided.
+/// The end of a run that the app itself chose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunOutcome {
     /// The app exited with this status code.
@@ -61,7 +61,7 @@ pub enum RunError {
     InvalidComponent {
         /// The component path.
         path: String,
-        /// What is wrong and what to do.
+        /// The problem and the fix.
         message: String,
     },
     /// The component could not be instantiated, usually because it imports

@@ -101,7 +101,7 @@ impl credentials::Host for RunState {
     }
 }
 
-/// Maps a refusal to the error variant the guest sees.
+/// Maps a refusal to the error variant returned to the guest.
 fn to_wit_error(refusal: Refusal) -> WitError {
     match refusal {
         Refusal::InvalidName(err) => WitError::InvalidName(err.reason().to_owned()),

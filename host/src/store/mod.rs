@@ -114,15 +114,58 @@ impl Vault {
     /// Returns what [`CredentialStore::get`] returns, or
     /// [`StoreError::TimedOut`].
     pub async fn get(&self, name: &CredentialName) -> Result<Option<SecretString>, StoreError> {
-        let store = Arc::clone(&self.store);
         let name = name.clone();
-        let call = tokio::task::spawn_blocking(move || store.get(&name));
+        self.call(move |store| store.get(&name)).await
+    }
+
+    /// Stores `value` under `name` off the async executor.
+    ///
+    /// # Errors
+    ///
+    /// Returns what [`CredentialStore::set`] returns, or
+    /// [`StoreError::TimedOut`]. After a timeout the write may still
+    /// complete in the background.
+    pub async fn set(&self, name: &CredentialName, value: SecretString) -> Result<(), StoreError> {
+        let name = name.clone();
+        self.call(move |store| store.set(&name, &value)).await
+    }
+
+    /// Deletes the value under `name` off the async executor; returns
+    /// whether there was one.
+    ///
+    /// # Errors
+    ///
+    /// Returns what [`CredentialStore::delete`] returns, or
+    /// [`StoreError::TimedOut`].
+    pub async fn delete(&self, name: &CredentialName) -> Result<bool, StoreError> {
+        let name = name.clone();
+        self.call(move |store| store.delete(&name)).await
+    }
+
+    /// Lists the stored names off the async executor.
+    ///
+    /// # Errors
+    ///
+    /// Returns what [`CredentialStore::list`] returns, or
+    /// [`StoreError::TimedOut`].
+    pub async fn list(&self) -> Result<Vec<CredentialName>, StoreError> {
+        self.call(|store| store.list()).await
+    }
+
+    /// Runs `operation` on a blocking thread, under the timeout when the
+    /// store needs one.
+    async fn call<T: Send + 'static>(
+        &self,
+        operation: impl FnOnce(&dyn CredentialStore) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = Arc::clone(&self.store);
+        let task = tokio::task::spawn_blocking(move || operation(store.as_ref()));
         let joined = if self.store.needs_timeout() {
-            tokio::time::timeout(self.timeout, call)
+            tokio::time::timeout(self.timeout, task)
                 .await
                 .map_err(|_elapsed| StoreError::TimedOut(self.timeout))?
         } else {
-            call.await
+            task.await
         };
         joined.map_err(|err| StoreError::Unavailable(format!("the credential store call failed: {err}")))?
     }

@@ -1,4 +1,4 @@
-//! Reads `demo.greeting` as many times as its first argument says (default
+//! Reads `demo.greeting` as many times as its first argument gives (default
 //! 1) and prints nothing, so benchmarks measure the host and not the
 //! terminal. Exits with status 1 if any read fails.
 
