@@ -8,10 +8,19 @@ use std::io::IsTerminal;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use cli::{Cli, ExitCode};
+use cli::{Cli, ExitCode, printable};
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) if err.use_stderr() => {
+            // clap repeats the offending argument, which may hold terminal
+            // escape sequences or be megabytes long.
+            eprint!("{}", printable(&err.render().to_string()));
+            return std::process::ExitCode::from(ExitCode::USAGE.0);
+        }
+        Err(err) => err.exit(),
+    };
     init_logging();
 
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -29,7 +38,7 @@ fn main() -> std::process::ExitCode {
     let code = match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("lahat: error: {err}");
+            eprintln!("lahat: error: {}", printable(&err.to_string()));
             err.code
         }
     };

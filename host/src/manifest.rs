@@ -87,15 +87,16 @@ pub enum ManifestError {
         /// The parser's message, with line, column and the offending value.
         message: String,
     },
-    /// The component file named by `app.component` does not exist.
-    #[error(
-        "invalid manifest {path}: `app.component` names {component}, which does not exist; build the app first or fix the path"
-    )]
-    MissingComponent {
+    /// The component file named by `app.component` is missing, is not a
+    /// regular file, or resolves outside the manifest's folder.
+    #[error("invalid manifest {path}: `app.component` names {component}, which {problem}")]
+    BadComponent {
         /// The manifest path.
         path: PathBuf,
         /// The resolved component path.
         component: PathBuf,
+        /// The problem and the fix.
+        problem: String,
     },
 }
 
@@ -107,22 +108,46 @@ impl Manifest {
     /// Returns [`ManifestError::Read`] when the file cannot be read,
     /// [`ManifestError::Invalid`] for invalid TOML, unknown fields, invalid
     /// values and duplicate credential names, and
-    /// [`ManifestError::MissingComponent`] when the component file does not
-    /// exist.
+    /// [`ManifestError::BadComponent`] when the component file does not
+    /// exist, is not a regular file, or resolves outside the manifest's folder
+    /// through a symbolic link.
     pub fn load(path: &Path) -> Result<Self, ManifestError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+        let bytes = std::fs::read(path).map_err(|source| ManifestError::Read {
             path: path.to_owned(),
             source,
         })?;
+        let text = String::from_utf8(bytes).map_err(|err| ManifestError::Invalid {
+            path: path.to_owned(),
+            message: format!(
+                "the file is not valid UTF-8 (invalid byte at offset {}); save it as UTF-8",
+                err.utf8_error().valid_up_to()
+            ),
+        })?;
         let manifest = Self::parse(&text, path)?;
-        let component = manifest.component_path();
-        if !component.is_file() {
-            return Err(ManifestError::MissingComponent {
-                path: path.to_owned(),
-                component,
-            });
-        }
+        manifest.check_component()?;
         Ok(manifest)
+    }
+
+    fn check_component(&self) -> Result<(), ManifestError> {
+        let component = self.component_path();
+        let bad = |problem: &str| ManifestError::BadComponent {
+            path: self.path.clone(),
+            component: component.clone(),
+            problem: problem.to_owned(),
+        };
+        let metadata = std::fs::metadata(&component)
+            .map_err(|_| bad("does not exist; build the app first or fix the path"))?;
+        if !metadata.is_file() {
+            return Err(bad("is not a regular file; point `app.component` at the .wasm file"));
+        }
+        let real_component = std::fs::canonicalize(&component).map_err(|_| bad("cannot be resolved"))?;
+        let real_folder = std::fs::canonicalize(self.folder()).map_err(|_| bad("is in a folder that cannot be resolved"))?;
+        if !real_component.starts_with(&real_folder) {
+            return Err(bad(
+                "resolves outside the app's folder through a symbolic link; copy the component into the folder",
+            ));
+        }
+        Ok(())
     }
 
     /// Parses manifest text; `path` is used for messages and to resolve the
@@ -164,7 +189,10 @@ impl Manifest {
 
     /// Returns the folder that contains the manifest.
     pub fn folder(&self) -> &Path {
-        self.path.parent().unwrap_or(Path::new("."))
+        self.path
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
     }
 
     /// Returns the component path resolved against the manifest's folder.
@@ -266,10 +294,15 @@ impl fmt::Display for Text {
     }
 }
 
-/// Control characters (newlines and ANSI escapes among them) and the Unicode
-/// bidirectional formatting characters.
+/// Control characters (newlines and ANSI escapes among them), the Unicode
+/// bidirectional formatting characters, zero-width characters and the line
+/// and paragraph separators.
 fn is_deceptive_char(ch: char) -> bool {
-    ch.is_control() || matches!(ch, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    ch.is_control()
+        || matches!(
+            ch,
+            '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}'
+        )
 }
 
 /// A relative path that stays inside the manifest's folder.
@@ -290,14 +323,14 @@ impl TryFrom<String> for RelativePath {
     fn try_from(raw: String) -> Result<Self, Self::Error> {
         let path = PathBuf::from(&raw);
         let inside = !raw.is_empty()
-            && !raw.contains('\0')
+            && !raw.chars().any(is_deceptive_char)
             && path
                 .components()
                 .all(|part| matches!(part, PathComponent::Normal(_) | PathComponent::CurDir));
         if !inside {
             return Err(format!(
-                "invalid component path {:?}: use a path relative to the manifest's folder that does not leave it (for example \"app.wasm\")",
-                shorten(&raw)
+                "invalid component path \"{}\": use a path relative to the manifest's folder that does not leave it, without control characters (for example \"app.wasm\")",
+                shorten(&raw).escape_debug()
             ));
         }
         Ok(Self(path))

@@ -58,6 +58,7 @@ fn list_json_has_names_only() {
     assert_success(&output, "list --json");
     let document: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(document["credentials"], serde_json::json!(["aws.default", "openai.default"]));
+    assert_eq!(document["store"]["kind"], "file");
     assert!(!stdout(&output).contains("value"), "{}", stdout(&output));
 }
 
@@ -131,4 +132,63 @@ fn second_run_uses_compilation_cache() {
         .env("LAHAT_LOG", "debug")
         .run(&["--store", "file", "run", greeter.to_str().unwrap()]);
     assert!(stderr(&output).contains("cache=Hit"), "{}", stderr(&output));
+}
+
+#[test]
+fn component_symlink_outside_folder_is_rejected() {
+    let folder = tempfile::tempdir().unwrap();
+    let outside = folder.path().join("outside.wasm");
+    std::fs::copy(app("sample-apps/greeter").join("greeter.wasm"), &outside).unwrap();
+    let app_folder = folder.path().join("app");
+    std::fs::create_dir(&app_folder).unwrap();
+    std::os::unix::fs::symlink(&outside, app_folder.join("app.wasm")).unwrap();
+    std::fs::write(
+        app_folder.join("lahat.toml"),
+        "[app]\nid = \"linked\"\nname = \"Linked\"\nversion = \"0.1.0\"\ncomponent = \"app.wasm\"\n",
+    )
+    .unwrap();
+
+    let output = file_lahat().run(&["inspect", app_folder.to_str().unwrap()]);
+    assert_exit(&output, 65, "inspect of a component linked from outside");
+    assert!(stderr(&output).contains("resolves outside the app's folder"), "{}", stderr(&output));
+}
+
+#[test]
+fn escapes_in_arguments_are_not_printed_raw() {
+    let lahat = file_lahat();
+    let output = lahat.run(&["credential", "delete", "aws.\u{1b}]0;owned\u{7}\u{202e}x"]);
+    assert_exit(&output, 2, "delete with escape sequences in the name");
+    let err = stderr(&output);
+    assert!(!err.contains('\u{1b}'), "raw escape in {err:?}");
+    assert!(!err.contains('\u{202e}'), "raw bidi override in {err:?}");
+    assert!(err.contains("\\u{1b}"), "{err}");
+}
+
+#[test]
+fn huge_argument_error_is_short() {
+    let lahat = file_lahat();
+    let huge = "a".repeat(100_000);
+    let output = lahat.run(&["credential", "delete", &huge]);
+    assert_exit(&output, 2, "delete with a huge name");
+    assert!(output.stderr.len() < 10_000, "stderr is {} bytes", output.stderr.len());
+}
+
+#[test]
+fn bare_vault_file_name_works() {
+    let lahat = file_lahat();
+    let output = lahat
+        .command(&["--store", "file", "--vault-file", "vault", "credential", "set", "demo.greeting"])
+        .current_dir(lahat.home.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(b"Hello")?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert_success(&output, "set with --vault-file vault");
+    assert!(lahat.home.path().join("vault").is_file());
 }

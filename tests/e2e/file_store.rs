@@ -45,7 +45,17 @@ fn wrong_passphrase_is_reported() {
 
     let run = wrong.run(&["--store", "file", "run", app("sample-apps/greeter").to_str().unwrap()]);
     assert_exit(&run, 1, "greeter with a wrong passphrase");
-    assert!(stderr(&run).contains("vault unavailable"), "{}", stderr(&run));
+    let guest_line = stderr(&run)
+        .lines()
+        .find(|line| line.starts_with("greeter:"))
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        guest_line,
+        "greeter: cannot read demo.greeting: vault unavailable: the credential store is locked; the user must unlock it",
+        "the guest must get a summary without host paths"
+    );
+    assert!(stderr(&run).contains("the passphrase is wrong"), "the log must give the detail: {}", stderr(&run));
     assert!(!stdout(&run).contains("Hello"), "{}", stdout(&run));
 }
 
@@ -53,6 +63,6 @@ fn wrong_passphrase_is_reported() {
 fn missing_passphrase_without_terminal_is_reported() {
     let lahat = Lahat::new();
     let output = lahat.run_with_input(&["--store", "file", "credential", "set", "demo.greeting"], b"x");
-    assert_exit(&output, 65, "set without a passphrase or terminal");
+    assert_exit(&output, 69, "set without a passphrase or terminal");
     assert!(stderr(&output).contains("set LAHAT_PASSPHRASE"), "{}", stderr(&output));
 }

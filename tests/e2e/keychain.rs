@@ -77,7 +77,8 @@ fn no_keychain_gives_clear_error() {
 
     let run = lahat.run(&["--store", "os", "run", app("sample-apps/greeter").to_str().unwrap()]);
     assert_exit(&run, 1, "greeter without a keychain");
-    assert!(stderr(&run).contains("vault unavailable: no OS keychain is reachable"), "{}", stderr(&run));
+    assert!(stderr(&run).contains("vault unavailable: the credential store is not reachable"), "{}", stderr(&run));
+    assert!(stderr(&run).contains("no OS keychain is reachable"), "the log must give the detail: {}", stderr(&run));
 }
 
 #[test]
@@ -89,7 +90,8 @@ fn locked_keychain_is_reported() {
 
     let run = lahat.run(&["--store", "os", "run", app("sample-apps/greeter").to_str().unwrap()]);
     assert_exit(&run, 1, "greeter with a locked keychain");
-    assert!(stderr(&run).contains("vault unavailable: the OS keychain is locked"), "{}", stderr(&run));
+    assert!(stderr(&run).contains("vault unavailable: the credential store is locked"), "{}", stderr(&run));
+    assert!(stderr(&run).contains("the OS keychain is locked"), "{}", stderr(&run));
     assert!(!stdout(&run).contains("Hello"), "{}", stdout(&run));
 
     let list = lahat.run(&["--store", "os", "credential", "list"]);
@@ -121,7 +123,8 @@ fn silent_bus_times_out() {
             held.push(connection);
         }
     });
-    let lahat = Lahat::with_bus(&format!("unix:path={}", socket.display()));
+    let bus = format!("unix:path={}", socket.display());
+    let lahat = Lahat::with_bus(&bus);
 
     let output = lahat.run(&["--store", "os", "--store-timeout", "1", "credential", "list"]);
     assert_exit(&output, 69, "list against a silent bus");
@@ -136,5 +139,25 @@ fn silent_bus_times_out() {
         app("sample-apps/greeter").to_str().unwrap(),
     ]);
     assert_exit(&run, 1, "greeter against a silent bus");
+    assert!(stderr(&run).contains("vault unavailable: the credential store did not answer in time"), "{}", stderr(&run));
     assert!(stderr(&run).contains("did not answer within 1 s"), "{}", stderr(&run));
+}
+
+#[test]
+fn silent_keychain_is_not_replaced_by_file() {
+    let folder = tempfile::tempdir().unwrap();
+    let socket = folder.path().join("silent-bus");
+    let listener = UnixListener::bind(&socket).unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for connection in listener.incoming().flatten() {
+            held.push(connection);
+        }
+    });
+    // Without `--store`, a keychain that exists but does not answer is an
+    // error: falling back to the vault file would split the credentials.
+    let lahat = Lahat::with_bus(&format!("unix:path={}", socket.display())).env("LAHAT_PASSPHRASE", "fallback passphrase");
+    let output = lahat.run_with_input(&["--store-timeout", "1", "credential", "set", "demo.greeting"], b"x");
+    assert_exit(&output, 69, "automatic choice against a silent bus");
+    assert!(!lahat.home.path().join("data/vault.lahat").exists(), "a vault file was created");
 }

@@ -30,4 +30,6 @@ fn memory_bomb_is_stopped() {
     let output = run_hostile("grow", &["--max-memory", "64"]);
     assert_exit(&output, 70, "allocating guest");
     assert!(stderr(&output).contains("the app crashed"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("memory limit of 64 MiB"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--max-memory"), "{}", stderr(&output));
 }

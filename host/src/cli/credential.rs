@@ -35,7 +35,8 @@ pub struct NameArgs {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Print a JSON object `{"store": STRING, "credentials": [NAME, ...]}`.
+    /// Print one JSON object: `{"store": {"kind": "os" or "file",
+    /// "description": TEXT}, "credentials": [NAME, ...]}`.
     #[arg(long)]
     json: bool,
 }
@@ -58,7 +59,7 @@ pub async fn execute(command: CredentialCommand, config: &StoreConfig) -> Result
             let names = vault.list().await?;
             if args.json {
                 let document = serde_json::json!({
-                    "store": vault.store().description(),
+                    "store": { "kind": vault.store().kind(), "description": vault.store().description() },
                     "credentials": names,
                 });
                 println!("{document}");
@@ -92,7 +93,7 @@ pub async fn execute(command: CredentialCommand, config: &StoreConfig) -> Result
 async fn open(config: &StoreConfig) -> Result<Vault, CliError> {
     let opened = open_store(config).await?;
     if let Some(notice) = &opened.notice {
-        eprintln!("{notice}");
+        eprintln!("{}", super::printable(notice));
     }
     Ok(opened.vault)
 }
@@ -120,21 +121,22 @@ fn read_value_from_stdin() -> Result<SecretString, CliError> {
     let mut buffer = Zeroizing::new(Vec::with_capacity(4096));
     std::io::stdin()
         .lock()
-        .take(MAX_VALUE_LEN as u64 + 1)
+        .take(MAX_VALUE_LEN as u64 + 3)
         .read_to_end(&mut buffer)
         .map_err(|err| CliError::new(ExitCode::FAILURE, format!("cannot read the value from stdin: {err}")))?;
-    if buffer.len() > MAX_VALUE_LEN {
-        return Err(CliError::new(
-            ExitCode::DATA_ERROR,
-            format!("the value on stdin is longer than {MAX_VALUE_LEN} bytes; nothing was stored"),
-        ));
-    }
     let newline_len = if buffer.ends_with(b"\r\n") {
         2
     } else {
         usize::from(buffer.ends_with(b"\n"))
     };
-    let text = std::str::from_utf8(&buffer[..buffer.len() - newline_len]).map_err(|err| {
+    let value = &buffer[..buffer.len() - newline_len];
+    if value.len() > MAX_VALUE_LEN {
+        return Err(CliError::new(
+            ExitCode::DATA_ERROR,
+            format!("the value on stdin is longer than {MAX_VALUE_LEN} bytes; nothing was stored"),
+        ));
+    }
+    let text = std::str::from_utf8(value).map_err(|err| {
         CliError::new(
             ExitCode::DATA_ERROR,
             format!(

@@ -14,6 +14,8 @@ impl ExitCode {
     pub const SUCCESS: Self = Self(0);
     /// A failure with no more specific code.
     pub const FAILURE: Self = Self(1);
+    /// Invalid command-line arguments, as clap reports them.
+    pub const USAGE: Self = Self(2);
     /// Invalid manifest, component or input value (`EX_DATAERR`).
     pub const DATA_ERROR: Self = Self(65);
     /// A manifest, file or credential was not found (`EX_NOINPUT`).

@@ -15,8 +15,9 @@ pub use exit::{CliError, ExitCode};
 
 const AFTER_HELP: &str = "\
 Exit status:
-  lahat run exits with the app's own exit status. Failures of lahat itself
-  print a line starting with `lahat: error:` and use these codes:
+  lahat run exits with the app's own exit status, which WASI 0.2 limits to
+  0 (success) or 1 (failure). Failures of lahat itself print a line starting
+  with `lahat: error:` and use these codes:
     2   invalid command-line arguments
     65  invalid manifest, component or input value
     66  manifest, file or credential not found
@@ -48,7 +49,8 @@ pub struct Cli {
     #[arg(long, global = true, env = "LAHAT_VAULT_FILE", value_name = "PATH")]
     vault_file: Option<PathBuf>,
 
-    /// Seconds a keychain call may take before lahat gives up.
+    /// Seconds each OS keychain call (connect, read, write, list) may take
+    /// before lahat reports the keychain as not answering.
     #[arg(long, global = true, env = TIMEOUT_ENV, value_name = "SECONDS", default_value = "10",
           value_parser = parse_seconds)]
     store_timeout: Duration,
@@ -99,4 +101,63 @@ fn parse_seconds(raw: &str) -> Result<Duration, String> {
         return Err(format!("{raw} seconds is out of range; use a number above 0 and at most 86400"));
     }
     Ok(Duration::from_secs_f64(seconds))
+}
+
+/// The longest line of a message that lahat prints, in characters.
+const MAX_PRINTED_LINE: usize = 2000;
+
+/// Makes `text` safe to print on a terminal: control characters other than
+/// newline and tab, and the Unicode bidirectional and zero-width characters,
+/// are shown as `\u{...}` escapes, and each line is cut after
+/// [`MAX_PRINTED_LINE`] characters. Manifest values, file names and names
+/// typed on the command line reach messages, and any of them may come from
+/// someone else.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (index, line) in text.split('\n').enumerate() {
+        if index > 0 {
+            out.push('\n');
+        }
+        let mut count = 0;
+        for ch in line.chars() {
+            if count == MAX_PRINTED_LINE {
+                let rest = line.chars().count() - count;
+                out.push_str(&format!("... ({rest} more characters)"));
+                break;
+            }
+            count += 1;
+            if ch != '\t' && (ch.is_control() || is_invisible_format(ch)) {
+                out.extend(ch.escape_unicode());
+            } else {
+                out.push(ch);
+            }
+        }
+    }
+    out
+}
+
+fn is_invisible_format(ch: char) -> bool {
+    matches!(
+        ch,
+        '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}'
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn printable_escapes_terminal_controls() {
+        assert_eq!(printable("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
+        assert_eq!(printable("x\u{202e}y"), "x\\u{202e}y");
+        assert_eq!(printable("line one\n\tline two"), "line one\n\tline two");
+    }
+
+    #[test]
+    fn printable_cuts_long_lines() {
+        let printed = printable(&"n".repeat(100_000));
+        assert!(printed.len() < 2100, "{} bytes", printed.len());
+        assert!(printed.ends_with("(98000 more characters)"), "{}", &printed[printed.len() - 40..]);
+    }
 }

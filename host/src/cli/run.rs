@@ -22,7 +22,7 @@ pub struct RunArgs {
     #[arg(last = true)]
     args: Vec<String>,
 
-    /// Maximum size of the app's memory, in MiB.
+    /// Maximum size of each of the app's linear memories, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 256,
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     max_memory: u32,
@@ -58,7 +58,7 @@ pub async fn run(args: RunArgs, paths: &Paths, store: StoreConfig) -> Result<Exi
         max_memory_bytes: args.max_memory as usize * 1024 * 1024,
         timeout: args.timeout,
     };
-    let notice = Arc::new(|line: &str| eprintln!("{line}"));
+    let notice = Arc::new(|line: &str| eprintln!("{}", super::printable(line)));
     let result = runtime
         .run(&manifest, &component, &args.args, VaultSource::Lazy(store), notice, limits)
         .await;
@@ -73,8 +73,8 @@ pub fn inspect(args: InspectArgs, paths: &Paths) -> Result<ExitCode, CliError> {
     let component_path = manifest.component_path();
     let wasm = std::fs::read(&component_path).map_err(|err| {
         CliError::new(
-            ExitCode::NOT_FOUND,
-            format!("cannot read component {}: {err}", component_path.display()),
+            ExitCode::DATA_ERROR,
+            format!("invalid component {}: cannot read it: {err}", component_path.display()),
         )
     })?;
     let runtime = new_runtime(Some(ComponentCache::new(paths.component_cache())))?;
@@ -152,7 +152,7 @@ fn load_manifest(path: &Path) -> Result<Manifest, CliError> {
     Manifest::load(&manifest_path).map_err(|err| {
         let code = match err {
             ManifestError::Read { .. } => ExitCode::NOT_FOUND,
-            ManifestError::Invalid { .. } | ManifestError::MissingComponent { .. } => ExitCode::DATA_ERROR,
+            ManifestError::Invalid { .. } | ManifestError::BadComponent { .. } => ExitCode::DATA_ERROR,
         };
         CliError::new(code, err.to_string())
     })

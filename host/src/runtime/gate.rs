@@ -40,8 +40,13 @@ pub enum Refusal {
     #[error("the vault has no value for {0}")]
     NotFound(CredentialName),
     /// The vault could not be opened or read.
-    #[error("the vault is unavailable: {0}")]
-    Unavailable(String),
+    #[error("the vault is unavailable: {detail}")]
+    Unavailable {
+        /// The full message for the person running lahat.
+        detail: String,
+        /// A summary for the guest, without paths or other host details.
+        summary: &'static str,
+    },
 }
 
 impl Refusal {
@@ -51,7 +56,7 @@ impl Refusal {
             Self::InvalidName(_) => "invalid-name",
             Self::NotDeclared(_) => "not-declared",
             Self::NotFound(_) => "not-found",
-            Self::Unavailable(_) => "unavailable",
+            Self::Unavailable { .. } => "unavailable",
         }
     }
 }
@@ -61,7 +66,7 @@ pub struct CredentialGate {
     app_id: String,
     declared: BTreeSet<CredentialName>,
     source: VaultSource,
-    opened: OnceCell<Result<Vault, String>>,
+    opened: OnceCell<Result<Vault, (String, &'static str)>>,
     notice: NoticeSink,
 }
 
@@ -87,11 +92,11 @@ impl CredentialGate {
         if !self.declared.contains(&name) {
             return Err(Refusal::NotDeclared(name));
         }
-        let vault = self.vault().await.map_err(Refusal::Unavailable)?;
+        let vault = self.vault().await?;
         match vault.get(&name).await {
             Ok(Some(value)) => Ok(value),
             Ok(None) => Err(Refusal::NotFound(name)),
-            Err(err) => Err(Refusal::Unavailable(err.to_string())),
+            Err(err) => Err(unavailable(&err)),
         }
     }
 
@@ -100,7 +105,7 @@ impl CredentialGate {
         &self.app_id
     }
 
-    async fn vault(&self) -> Result<&Vault, String> {
+    async fn vault(&self) -> Result<&Vault, Refusal> {
         // A failure to open is kept too, so a guest that retries in a loop
         // does not wait for the keychain timeout on every call.
         let opened = self
@@ -115,17 +120,35 @@ impl CredentialGate {
                             }
                             Ok(vault)
                         }
-                        Err(err) => Err(describe_open_failure(&err)),
+                        Err(err) => Err((err.to_string(), summarize(&err))),
                     },
                 }
             })
             .await;
-        opened.as_ref().map_err(Clone::clone)
+        opened.as_ref().map_err(|(detail, summary)| Refusal::Unavailable {
+            detail: detail.clone(),
+            summary,
+        })
     }
 }
 
-fn describe_open_failure(err: &StoreError) -> String {
-    err.to_string()
+fn unavailable(err: &StoreError) -> Refusal {
+    Refusal::Unavailable {
+        detail: err.to_string(),
+        summary: summarize(err),
+    }
+}
+
+/// Summarizes a store failure for the guest, leaving out paths and other
+/// details of the host.
+fn summarize(err: &StoreError) -> &'static str {
+    match err {
+        StoreError::Unavailable(_) => "the credential store is not reachable; the user must start it or choose another store",
+        StoreError::Locked(_) => "the credential store is locked; the user must unlock it",
+        StoreError::TimedOut(_) => "the credential store did not answer in time",
+        StoreError::Corrupt(_) => "the stored value is damaged; the user must store it again",
+        StoreError::Rejected(_) => "the credential store rejected the request",
+    }
 }
 
 #[cfg(test)]
@@ -219,7 +242,7 @@ mod tests {
         store.fail_with(Some("keychain daemon stopped"));
         let gate = gate_with(store, &["demo.greeting"]);
         let refusal = gate.resolve("demo.greeting").await.unwrap_err();
-        assert!(matches!(refusal, Refusal::Unavailable(_)), "{refusal}");
+        assert!(matches!(refusal, Refusal::Unavailable { .. }), "{refusal}");
         assert!(refusal.to_string().contains("keychain daemon stopped"), "{refusal}");
     }
 }

@@ -27,6 +27,10 @@ use state::RunState;
 /// How often the engine's epoch advances while an app runs.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
+/// The largest component file lahat reads, in bytes. Real mini apps are well
+/// under a megabyte; the cap keeps a huge file from being read into memory.
+pub const MAX_COMPONENT_BYTES: u64 = 256 * 1024 * 1024;
+
 /// Resource limits for one run.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -118,6 +122,14 @@ impl Runtime {
             path: path.display().to_string(),
             message,
         };
+        let size = std::fs::metadata(path)
+            .map_err(|err| invalid(format!("cannot read it: {err}")))?
+            .len();
+        if size > MAX_COMPONENT_BYTES {
+            return Err(invalid(format!(
+                "it is {size} bytes, and the maximum is {MAX_COMPONENT_BYTES}"
+            )));
+        }
         let wasm = std::fs::read(path).map_err(|err| invalid(format!("cannot read it: {err}")))?;
         self.compile(&wasm).map_err(|err| {
             invalid(format!(
@@ -181,7 +193,7 @@ impl Runtime {
                 .wasi_cli_run()
                 .call_run(&mut store)
                 .await
-                .map_err(exit_or_trap)
+                .map_err(|err| exit_or_trap(err, limits))
         };
         let result = tokio::time::timeout(limits.timeout, run).await;
         ticker.abort();
@@ -223,11 +235,20 @@ impl From<RunError> for ExitOrError {
 
 /// Separates a guest's `exit(code)`, which WASI reports as an error, from a
 /// real trap.
-fn exit_or_trap(err: wasmtime::Error) -> ExitOrError {
+fn exit_or_trap(err: wasmtime::Error, limits: Limits) -> ExitOrError {
     if let Some(exit) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
         return ExitOrError::Exit(exit.0);
     }
-    ExitOrError::Error(RunError::Trap(format!("{err:?}")))
+    let mut message = format!("{err:?}");
+    // `StoreLimits` reports a refused `memory.grow` with this wording
+    // (wasmtime 48, `trap_on_grow_failure`).
+    if message.contains("forcing trap when growing memory") {
+        message = format!(
+            "the app needed more than its memory limit of {} MiB; raise it with --max-memory if the app is trusted\n{message}",
+            limits.max_memory_bytes / (1024 * 1024)
+        );
+    }
+    ExitOrError::Error(RunError::Trap(message))
 }
 
 async fn tick_epochs(engine: Engine) {

@@ -55,9 +55,9 @@ const DEFAULT_KDF: KdfParams = KdfParams {
 
 /// Upper bounds on costs read from a file, so a crafted file cannot make the
 /// host allocate gigabytes or spin for minutes.
-const MAX_KDF_MEMORY_KIB: u32 = 1024 * 1024;
-const MAX_KDF_ITERATIONS: u32 = 64;
-const MAX_KDF_PARALLELISM: u32 = 16;
+const MAX_KDF_MEMORY_KIB: u32 = 256 * 1024;
+const MAX_KDF_ITERATIONS: u32 = 10;
+const MAX_KDF_PARALLELISM: u32 = 8;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct KdfParams {
@@ -93,9 +93,16 @@ impl FileStore {
     /// the first [`CredentialStore::set`]; reading a missing file finds no
     /// credentials.
     ///
+    /// A relative `path` is made absolute. When `path` is a symbolic link,
+    /// lahat reads and replaces the file it points to and leaves the link in
+    /// place.
+    ///
     /// # Errors
     ///
-    /// Returns [`StoreError::Rejected`] when the passphrase is empty.
+    /// Returns [`StoreError::Rejected`] when the passphrase is empty, and
+    /// [`StoreError::Unavailable`] when `path` is a symbolic link to a file
+    /// that does not exist, because creating a new vault there would hide the
+    /// real one (on an unmounted drive, say).
     pub fn open(path: PathBuf, passphrase: SecretString) -> Result<Self, StoreError> {
         if passphrase.expose_secret().is_empty() {
             return Err(StoreError::Rejected(format!(
@@ -103,6 +110,7 @@ impl FileStore {
                 path.display()
             )));
         }
+        let path = resolve_vault_path(path)?;
         Ok(Self {
             path,
             passphrase,
@@ -123,7 +131,7 @@ impl FileStore {
 
     /// Opens and locks the lock file: shared for reads, exclusive for writes.
     fn lock(&self, exclusive: bool) -> Result<File, StoreError> {
-        if let Some(parent) = self.path.parent() {
+        if let Some(parent) = self.path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
             create_private_dir(parent).map_err(|err| self.io_error("create the folder for", &err))?;
         }
         let lock_file = open_private(&self.lock_path(), false)
@@ -243,7 +251,11 @@ impl FileStore {
             .map_err(|_| StoreError::Rejected("encryption of the vault failed".to_owned()))?;
         file_bytes.extend_from_slice(&ciphertext);
 
-        let folder = self.path.parent().unwrap_or(Path::new("."));
+        let folder = self
+            .path
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         let mut temporary =
             tempfile::NamedTempFile::new_in(folder).map_err(|err| self.io_error("create a temporary file beside", &err))?;
         set_private_permissions(temporary.as_file()).map_err(|err| self.io_error("set permissions on", &err))?;
@@ -292,6 +304,10 @@ fn serialize_contents(credentials: &BTreeMap<String, SecretString>) -> Result<Ze
 }
 
 impl CredentialStore for FileStore {
+    fn kind(&self) -> &'static str {
+        "file"
+    }
+
     fn description(&self) -> String {
         format!("the encrypted vault file {}", self.path.display())
     }
@@ -333,6 +349,22 @@ impl CredentialStore for FileStore {
             .filter_map(|key| CredentialName::parse(key).ok())
             .collect())
     }
+}
+
+fn resolve_vault_path(path: PathBuf) -> Result<PathBuf, StoreError> {
+    let absolute = std::path::absolute(&path).map_err(|err| {
+        StoreError::Unavailable(format!("cannot resolve the vault file path {}: {err}", path.display()))
+    })?;
+    let is_link = std::fs::symlink_metadata(&absolute).is_ok_and(|meta| meta.file_type().is_symlink());
+    if !is_link {
+        return Ok(absolute);
+    }
+    std::fs::canonicalize(&absolute).map_err(|err| {
+        StoreError::Unavailable(format!(
+            "the vault file {} is a symbolic link whose target cannot be reached ({err}); mount or restore the target, or remove the link to start a new vault",
+            absolute.display()
+        ))
+    })
 }
 
 fn open_private(path: &Path, truncate: bool) -> std::io::Result<File> {
@@ -468,6 +500,51 @@ mod tests {
         // A wrong passphrase fails before anything is written.
         assert!(open(&path, "other").set(&name("a.b"), &SecretString::from("new")).is_err());
         assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
+
+    #[test]
+    fn relative_path_is_made_absolute() {
+        let store = FileStore::open(PathBuf::from("vault.lahat"), SecretString::from("pass")).unwrap();
+        assert!(store.path().is_absolute(), "{}", store.path().display());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinked_vault_is_written_through() {
+        let folder = tempfile::tempdir().unwrap();
+        let target = folder.path().join("real.lahat");
+        let link = folder.path().join("vault.lahat");
+        open(&target, "pass").set(&name("seed.value"), &SecretString::from("s")).unwrap();
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        open(&link, "pass").set(&name("a.b"), &SecretString::from("v")).unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "link replaced");
+        let value = open(&target, "pass").get(&name("a.b")).unwrap().unwrap();
+        assert_eq!(value.expose_secret(), "v");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn dangling_symlink_is_rejected() {
+        let folder = tempfile::tempdir().unwrap();
+        let link = folder.path().join("vault.lahat");
+        std::os::unix::fs::symlink(folder.path().join("unmounted/real.lahat"), &link).unwrap();
+        let result = FileStore::open(link.clone(), SecretString::from("pass"));
+        let err = result.err().expect("a dangling link must be rejected");
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    }
+
+    #[test]
+    fn excessive_kdf_cost_is_rejected() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("vault.lahat");
+        open(&path, "pass").set(&name("a.b"), &SecretString::from("v")).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let memory_at = MAGIC.len() + 1;
+        bytes[memory_at..memory_at + 4].copy_from_slice(&(1024u32 * 1024).to_le_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+        let err = open(&path, "pass").get(&name("a.b")).unwrap_err();
+        assert!(err.to_string().contains("exceed the supported maximum"), "{err}");
     }
 
     #[test]

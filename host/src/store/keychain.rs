@@ -79,6 +79,10 @@ fn platform_store() -> keyring_core::Result<Arc<KeyringStore>> {
 }
 
 impl CredentialStore for KeychainStore {
+    fn kind(&self) -> &'static str {
+        "os"
+    }
+
     fn description(&self) -> String {
         if cfg!(target_os = "linux") {
             "the OS keychain (Secret Service)".to_owned()

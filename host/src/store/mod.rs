@@ -27,6 +27,9 @@ pub use select::{OpenedStore, STORE_ENV, StoreConfig, StoreKind, TIMEOUT_ENV, op
 /// Calls may block on I/O or on another process. Implementations never put a
 /// secret value into an error.
 pub trait CredentialStore: Send + Sync {
+    /// Returns the backend's short name for scripts: `os`, `file` or `memory`.
+    fn kind(&self) -> &'static str;
+
     /// Describes the backend for people, such as `the OS keychain (Secret Service)`.
     fn description(&self) -> String;
 

@@ -76,7 +76,9 @@ pub struct OpenedStore {
 /// Opens the store that `config` selects.
 ///
 /// Connecting to the keychain runs on a blocking thread under the configured
-/// timeout. The vault file's passphrase comes from `LAHAT_PASSPHRASE` or, when
+/// timeout. With no explicit choice, the vault file is used only when no
+/// keychain is reachable; a keychain that times out or is locked is an
+/// error. The vault file's passphrase comes from `LAHAT_PASSPHRASE` or, when
 /// that is unset, from a no-echo prompt on the terminal.
 ///
 /// # Errors
@@ -90,18 +92,27 @@ pub async fn open_store(config: &StoreConfig) -> Result<OpenedStore, StoreError>
         Some(StoreKind::Os) => Some(connect_keychain(config.timeout).await?),
         None => match connect_keychain(config.timeout).await {
             Ok(store) => Some(store),
-            Err(err) => {
+            // Only a missing keychain selects the vault file. A keychain that
+            // exists but is slow or locked holds the user's credentials, and
+            // writing to the file instead would split the vault in two.
+            Err(StoreError::Unavailable(reason)) => {
+                let reason = first_clause(&reason).to_owned();
+                let vault = open_file_store(config).await.map_err(|err| {
+                    StoreError::Unavailable(format!(
+                        "{reason}, and the encrypted vault file {} cannot be opened either: {err}",
+                        config.vault_file.display()
+                    ))
+                })?;
                 let notice = format!(
-                    "lahat: {}, so lahat uses the encrypted vault file {}; pass `--store os` or `--store file` to choose",
-                    first_clause(&err.to_string()),
+                    "lahat: {reason}, so lahat uses the encrypted vault file {}; pass `--store os` or `--store file` to choose",
                     config.vault_file.display()
                 );
-                let vault = open_file_store(config).await?;
                 return Ok(OpenedStore {
                     vault,
                     notice: Some(notice),
                 });
             }
+            Err(other) => return Err(other),
         },
     };
     let vault = match keychain {
@@ -145,7 +156,7 @@ fn read_passphrase(path: &std::path::Path) -> Result<SecretString, StoreError> {
         format!("Passphrase for the vault file {}: ", path.display())
     };
     let no_terminal = |err: std::io::Error| {
-        StoreError::Rejected(format!(
+        StoreError::Locked(format!(
             "cannot prompt for the vault passphrase ({err}); set {PASSPHRASE_ENV} or run lahat in a terminal"
         ))
     };
