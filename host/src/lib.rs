@@ -15,6 +15,7 @@
 
 #![deny(missing_docs)]
 
+mod fsutil;
 pub mod manifest;
 pub mod name;
 pub mod paths;

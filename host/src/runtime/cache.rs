@@ -8,12 +8,13 @@
 //! the key.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
+
+use crate::fsutil::write_private_atomically;
 
 /// Where a loaded component came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +74,7 @@ impl ComponentCache {
         }
 
         let compiled = engine.precompile_component(wasm)?;
-        let outcome = match write_atomically(&path, &compiled) {
+        let outcome = match write_private_atomically(&path, &compiled) {
             Ok(()) => CacheOutcome::Compiled,
             Err(err) => {
                 tracing::warn!(path = %path.display(), error = %err, "cannot store compiled component in cache");
@@ -85,21 +86,4 @@ impl ComponentCache {
         let component = unsafe { Component::deserialize(engine, &compiled)? };
         Ok((component, outcome))
     }
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let folder = path.parent().unwrap_or(Path::new("."));
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(folder)?;
-    let mut temporary = tempfile::NamedTempFile::new_in(folder)?;
-    temporary.write_all(bytes)?;
-    temporary.as_file().sync_all()?;
-    temporary.persist(path).map_err(|err| err.error)?;
-    Ok(())
 }

@@ -21,8 +21,7 @@
 //! see the old or the new vault, never a mix.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -34,6 +33,7 @@ use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
 use super::{CredentialStore, StoreError};
+use crate::fsutil::{create_private_dir, open_private, parent_or_current, write_private_atomically};
 use crate::name::CredentialName;
 
 /// The environment variable that supplies the vault file's passphrase.
@@ -131,10 +131,8 @@ impl FileStore {
 
     /// Opens and locks the lock file: shared for reads, exclusive for writes.
     fn lock(&self, exclusive: bool) -> Result<File, StoreError> {
-        if let Some(parent) = self.path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
-            create_private_dir(parent).map_err(|err| self.io_error("create the folder for", &err))?;
-        }
-        let lock_file = open_private(&self.lock_path(), false)
+        create_private_dir(parent_or_current(&self.path)).map_err(|err| self.io_error("create the folder for", &err))?;
+        let lock_file = open_private(&self.lock_path())
             .map_err(|err| self.io_error("open the lock file of", &err))?;
         let locked = if exclusive { lock_file.lock() } else { lock_file.lock_shared() };
         locked.map_err(|err| self.io_error("lock", &err))?;
@@ -251,22 +249,7 @@ impl FileStore {
             .map_err(|_| StoreError::Rejected("encryption of the vault failed".to_owned()))?;
         file_bytes.extend_from_slice(&ciphertext);
 
-        let folder = self
-            .path
-            .parent()
-            .filter(|parent| !parent.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let mut temporary =
-            tempfile::NamedTempFile::new_in(folder).map_err(|err| self.io_error("create a temporary file beside", &err))?;
-        set_private_permissions(temporary.as_file()).map_err(|err| self.io_error("set permissions on", &err))?;
-        temporary
-            .write_all(&file_bytes)
-            .and_then(|()| temporary.as_file().sync_all())
-            .map_err(|err| self.io_error("write", &err))?;
-        temporary
-            .persist(&self.path)
-            .map_err(|err| self.io_error("replace", &err.error))?;
-        sync_folder(folder).map_err(|err| self.io_error("flush the folder of", &err))?;
+        write_private_atomically(&self.path, &file_bytes).map_err(|err| self.io_error("write", &err))?;
         Ok(())
     }
 
@@ -365,47 +348,6 @@ fn resolve_vault_path(path: PathBuf) -> Result<PathBuf, StoreError> {
             absolute.display()
         ))
     })
-}
-
-fn open_private(path: &Path, truncate: bool) -> std::io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(truncate);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)
-}
-
-fn create_private_dir(path: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(path)
-}
-
-fn set_private_permissions(file: &File) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
-    #[cfg(not(unix))]
-    let _ = file;
-    Ok(())
-}
-
-fn sync_folder(folder: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    File::open(folder)?.sync_all()?;
-    #[cfg(not(unix))]
-    let _ = folder;
-    Ok(())
 }
 
 #[cfg(test)]
