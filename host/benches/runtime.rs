@@ -13,7 +13,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use lahat_host::SecretString;
 use lahat_host::manifest::Manifest;
 use lahat_host::name::CredentialName;
-use lahat_host::runtime::{CacheOutcome, ComponentCache, Limits, RunOutcome, Runtime, VaultSource};
+use lahat_host::runtime::{CacheOutcome, ComponentCache, CredentialAccess, Limits, RunOutcome, Runtime, VaultSource};
 use lahat_host::store::{CredentialStore, MemoryStore, Vault};
 
 fn fetcher_manifest() -> Manifest {
@@ -64,8 +64,11 @@ fn run(c: &mut Criterion) {
                         &manifest,
                         &component,
                         &args,
-                        VaultSource::Ready(vault.clone()),
-                        Arc::new(|_| {}),
+                        CredentialAccess {
+                            source: VaultSource::Ready(vault.clone()),
+                            metadata: None,
+                            notice: Arc::new(|_| {}),
+                        },
                         Limits::default(),
                     ))
                     .unwrap();

@@ -16,7 +16,10 @@
 #![deny(missing_docs)]
 
 mod fsutil;
+pub mod import;
+pub mod manager;
 pub mod manifest;
+pub mod metadata;
 pub mod name;
 pub mod paths;
 pub mod runtime;

@@ -50,6 +50,11 @@ impl Paths {
         self.data_dir.join("vault.lahat")
     }
 
+    /// Returns the metadata file of the credentials in the OS keychain.
+    pub fn keychain_metadata(&self) -> PathBuf {
+        self.data_dir.join("keychain-metadata.json")
+    }
+
     /// Returns the folder of precompiled components.
     pub fn component_cache(&self) -> PathBuf {
         self.cache_dir.join("components")

@@ -57,7 +57,13 @@ fn list_json_has_names_only() {
     let output = lahat.run(&["--store", "file", "credential", "list", "--json"]);
     assert_success(&output, "list --json");
     let document: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
-    assert_eq!(document["credentials"], serde_json::json!(["aws.default", "openai.default"]));
+    let names: Vec<&str> = document["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["aws.default", "openai.default"]);
     assert_eq!(document["store"]["kind"], "file");
     assert!(!stdout(&output).contains("value"), "{}", stdout(&output));
 }

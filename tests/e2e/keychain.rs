@@ -55,7 +55,7 @@ fn list_and_delete_in_keychain() {
 
     let listed = lahat.run(&["--store", "os", "credential", "list"]);
     assert_success(&listed, "credential list");
-    assert_eq!(stdout(&listed), "aws.default\nclaude.production\n");
+    assert_eq!(stdout(&listed), "aws\n  aws.default\nclaude\n  claude.production\n");
     assert!(!stdout(&listed).contains("example"), "list printed a value");
 
     let deleted = lahat.run(&["--store", "os", "credential", "delete", "aws.default"]);

@@ -1,149 +1,384 @@
-//! `lahat credential`: storing, listing and deleting credentials.
+//! `lahat credential`: adding, editing, showing, listing, renaming, revealing,
+//! deleting and repairing credentials.
 
-use std::io::{IsTerminal, Read};
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
 
 use clap::{Args, Subcommand};
+use lahat_host::manager::{CredentialChanges, CredentialManager, ListedCredential, ManageError, NewCredential};
+use lahat_host::metadata::{CredentialKind, CredentialMetadata, Timestamp};
 use lahat_host::name::CredentialName;
-use lahat_host::store::{StoreConfig, Vault, open_store};
-use lahat_host::{ExposeSecret, SecretString};
-use zeroize::Zeroizing;
+use lahat_host::store::{StoreConfig, open_store};
+use lahat_host::ExposeSecret;
+use serde_json::{Value, json};
 
-use super::{CliError, ExitCode};
-
-/// The largest value `credential set` accepts, in bytes.
-const MAX_VALUE_LEN: usize = 1024 * 1024;
+use super::value::ValueSource;
+use super::{CliError, ExitCode, printable};
 
 #[derive(Debug, Subcommand)]
 pub enum CredentialCommand {
-    /// Store a credential. The value is read from a no-echo prompt on a
-    /// terminal, or from stdin when stdin is not a terminal (one trailing
-    /// newline is removed). It is never taken from an argument, because other
-    /// users can read arguments from the process list.
-    Set(NameArgs),
-    /// List the names of stored credentials, never their values.
+    /// Store a credential, replacing any value it had. The value comes from
+    /// a no-echo prompt on a terminal, from stdin otherwise, or from
+    /// --from-env or --from-file; never from an argument.
+    Set(SetArgs),
+    /// Store a new credential; fails when the name is taken.
+    Add(SetArgs),
+    /// Change a credential's value, description or expiry.
+    Edit(EditArgs),
+    /// Show a credential's metadata, never its value.
+    Show(ShowArgs),
+    /// List stored credentials grouped by namespace, never their values.
     List(ListArgs),
-    /// Delete a stored credential.
-    Delete(NameArgs),
+    /// Rename a credential, keeping its value and metadata.
+    Rename(RenameArgs),
+    /// Print a credential's value, for scripts; requires --reveal.
+    Get(GetArgs),
+    /// Delete a credential; asks first on a terminal.
+    Delete(DeleteArgs),
+    /// Find and repair secrets without metadata and metadata without a
+    /// secret, which an interrupted write can leave.
+    Doctor(JsonArgs),
+    /// Import existing keys from environment variables or a Lahat desktop
+    /// app's data folder.
+    Import(super::import::ImportArgs),
 }
 
 #[derive(Debug, Args)]
-pub struct NameArgs {
+pub struct SetArgs {
     /// The credential name, `namespace.profile`, such as `aws.default`.
     #[arg(value_parser = parse_name)]
     name: CredentialName,
+    #[command(flatten)]
+    source: ValueSource,
+    /// A note for people, such as what the key is for.
+    #[arg(long)]
+    description: Option<String>,
+    /// When apps stop receiving the credential: a date (2027-01-31), an
+    /// RFC 3339 time, or a duration from now (90days).
+    #[arg(long, value_name = "WHEN", value_parser = parse_expiry)]
+    expires: Option<Timestamp>,
 }
 
 #[derive(Debug, Args)]
-pub struct ListArgs {
-    /// Print one JSON object: `{"store": {"kind": "os" or "file",
-    /// "description": TEXT}, "credentials": [NAME, ...]}`.
+pub struct EditArgs {
+    /// The credential name.
+    #[arg(value_parser = parse_name)]
+    name: CredentialName,
+    /// Read a new value from a no-echo prompt or stdin.
+    #[arg(long, conflicts_with_all = ["from_env", "from_file"])]
+    value: bool,
+    #[command(flatten)]
+    source: ValueSource,
+    /// A new description.
+    #[arg(long, conflicts_with = "clear_description")]
+    description: Option<String>,
+    /// Remove the description.
+    #[arg(long)]
+    clear_description: bool,
+    /// A new expiry: a date, an RFC 3339 time, or a duration from now.
+    #[arg(long, value_name = "WHEN", value_parser = parse_expiry, conflicts_with = "no_expiry")]
+    expires: Option<Timestamp>,
+    /// Remove the expiry.
+    #[arg(long)]
+    no_expiry: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The credential name.
+    #[arg(value_parser = parse_name)]
+    name: CredentialName,
+    /// Print one JSON object (see docs/cli.md).
     #[arg(long)]
     json: bool,
 }
 
-fn parse_name(raw: &str) -> Result<CredentialName, String> {
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print one JSON object (see docs/cli.md).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArgs {
+    /// Print one JSON object (see docs/cli.md).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    /// The current name.
+    #[arg(value_parser = parse_name)]
+    old: CredentialName,
+    /// The new name.
+    #[arg(value_parser = parse_name)]
+    new: CredentialName,
+}
+
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// The credential name.
+    #[arg(value_parser = parse_name)]
+    name: CredentialName,
+    /// Print the value on stdout. Without this flag `get` refuses, so a value
+    /// is never shown by accident. A newline follows only on a terminal.
+    #[arg(long)]
+    reveal: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// The credential name.
+    #[arg(value_parser = parse_name)]
+    name: CredentialName,
+    /// Delete without asking.
+    #[arg(long, short)]
+    yes: bool,
+}
+
+pub(super) fn parse_name(raw: &str) -> Result<CredentialName, String> {
     CredentialName::parse(raw).map_err(|err| err.to_string())
 }
 
+fn parse_expiry(raw: &str) -> Result<Timestamp, String> {
+    Timestamp::parse_expiry(raw, Timestamp::now())
+}
+
 pub async fn execute(command: CredentialCommand, config: &StoreConfig) -> Result<ExitCode, CliError> {
+    if let CredentialCommand::Import(args) = command {
+        return super::import::execute(args, config).await;
+    }
+    // Values are read before the store opens, so a prompt for the value
+    // comes before any prompt for the vault passphrase.
+    let value = match &command {
+        CredentialCommand::Set(args) | CredentialCommand::Add(args) => Some(args.source.read(&args.name)?),
+        CredentialCommand::Edit(args) if args.value || args.source.is_explicit() => Some(args.source.read(&args.name)?),
+        _ => None,
+    };
+    if let CredentialCommand::Get(args) = &command
+        && !args.reveal
+    {
+        return Err(CliError::new(
+            ExitCode::USAGE,
+            format!("`get` prints the value of {} only with --reveal; add it if you mean to", args.name),
+        ));
+    }
+
+    let manager = open(config).await?;
+    let store = manager.vault().store().description();
     match command {
-        CredentialCommand::Set(args) => {
-            let value = read_value(&args.name)?;
-            let vault = open(config).await?;
-            vault.set(&args.name, value).await?;
-            eprintln!("stored {} in {}", args.name, vault.store().description());
-            Ok(ExitCode::SUCCESS)
+        CredentialCommand::Set(args) => store_new(&manager, args, value, true, &store).await?,
+        CredentialCommand::Add(args) => store_new(&manager, args, value, false, &store).await?,
+        CredentialCommand::Edit(args) => {
+            let changes = CredentialChanges {
+                value,
+                description: if args.clear_description { Some(None) } else { args.description.map(Some) },
+                expires: if args.no_expiry { Some(None) } else { args.expires.map(Some) },
+            };
+            manager.edit(&args.name, changes).await.map_err(manage_error)?;
+            eprintln!("updated {} in {store}", args.name);
+        }
+        CredentialCommand::Show(args) => {
+            let listed = manager.show(&args.name).await.map_err(manage_error)?;
+            if args.json {
+                println!("{}", describe(&listed, Timestamp::now()));
+            } else {
+                print_details(&listed, &store);
+            }
         }
         CredentialCommand::List(args) => {
-            let vault = open(config).await?;
-            let names = vault.list().await?;
+            let credentials = manager.list().await.map_err(manage_error)?;
             if args.json {
-                let document = serde_json::json!({
-                    "store": { "kind": vault.store().kind(), "description": vault.store().description() },
-                    "credentials": names,
+                let now = Timestamp::now();
+                let entries: Vec<Value> = credentials.iter().map(|listed| describe(listed, now)).collect();
+                let document = json!({
+                    "store": { "kind": manager.vault().store().kind(), "description": store },
+                    "credentials": entries,
                 });
                 println!("{document}");
             } else {
-                for name in &names {
-                    println!("{name}");
-                }
+                print_grouped(&credentials);
             }
-            Ok(ExitCode::SUCCESS)
+        }
+        CredentialCommand::Rename(args) => {
+            manager.rename(&args.old, &args.new).await.map_err(manage_error)?;
+            eprintln!("renamed {} to {} in {store}", args.old, args.new);
+        }
+        CredentialCommand::Get(args) => {
+            let value = manager.reveal(&args.name).await.map_err(manage_error)?;
+            let mut stdout = std::io::stdout().lock();
+            let newline = if stdout.is_terminal() { "\n" } else { "" };
+            write!(stdout, "{}{newline}", value.expose_secret())
+                .and_then(|()| stdout.flush())
+                .map_err(|err| CliError::new(ExitCode::FAILURE, format!("cannot write the value: {err}")))?;
         }
         CredentialCommand::Delete(args) => {
-            let vault = open(config).await?;
-            let description = vault.store().description();
-            if vault.delete(&args.name).await? {
-                eprintln!("deleted {} from {description}", args.name);
-                Ok(ExitCode::SUCCESS)
+            if !args.yes && std::io::stdin().is_terminal() && !confirm(&format!("Delete {} from {store}?", args.name))? {
+                eprintln!("kept {}", args.name);
+                return Ok(ExitCode::FAILURE);
+            }
+            manager.delete(&args.name).await.map_err(manage_error)?;
+            eprintln!("deleted {} from {store}", args.name);
+        }
+        CredentialCommand::Doctor(args) => {
+            let report = manager.doctor().await.map_err(manage_error)?;
+            if args.json {
+                println!("{}", json!({ "adopted": report.adopted, "removed": report.removed }));
+            } else if report.adopted.is_empty() && report.removed.is_empty() {
+                println!("the credentials and their metadata agree; nothing to repair");
             } else {
-                Err(CliError::new(
-                    ExitCode::NOT_FOUND,
-                    format!(
-                        "no credential named {} in {description}; `lahat credential list` shows the stored names",
-                        args.name
-                    ),
-                ))
+                for name in &report.adopted {
+                    println!("added metadata for {name}, whose secret had none");
+                }
+                for name in &report.removed {
+                    println!("removed metadata of {name}, whose secret is missing");
+                }
             }
         }
+        CredentialCommand::Import(_) => {}
     }
+    Ok(ExitCode::SUCCESS)
 }
 
-/// Opens the configured store and prints the notice of an automatic choice.
-async fn open(config: &StoreConfig) -> Result<Vault, CliError> {
+async fn store_new(
+    manager: &CredentialManager,
+    args: SetArgs,
+    value: Option<lahat_host::SecretString>,
+    replace: bool,
+    store: &str,
+) -> Result<(), CliError> {
+    let new = NewCredential {
+        value: value.unwrap_or_default(),
+        description: args.description,
+        expires: args.expires,
+        created: None,
+        kind: CredentialKind::Secret,
+    };
+    manager.add(&args.name, new, replace).await.map_err(manage_error)?;
+    eprintln!("stored {} in {store}", args.name);
+    Ok(())
+}
+
+/// Opens the configured store with its metadata and prints the notice of an
+/// automatic choice.
+pub(super) async fn open(config: &StoreConfig) -> Result<CredentialManager, CliError> {
     let opened = open_store(config).await?;
     if let Some(notice) = &opened.notice {
-        eprintln!("{}", super::printable(notice));
+        eprintln!("{}", printable(notice));
     }
-    Ok(opened.vault)
+    Ok(CredentialManager::new(opened.vault, opened.metadata))
 }
 
-/// Reads a credential value from a no-echo prompt or from stdin.
-fn read_value(name: &CredentialName) -> Result<SecretString, CliError> {
-    let value = if std::io::stdin().is_terminal() {
-        let typed = rpassword::prompt_password(format!("Value for {name}: ")).map_err(|err| {
-            CliError::new(ExitCode::FAILURE, format!("cannot read the value from the terminal: {err}"))
-        })?;
-        SecretString::from(typed)
-    } else {
-        read_value_from_stdin()?
-    };
-    if value.expose_secret().is_empty() {
-        return Err(CliError::new(
-            ExitCode::DATA_ERROR,
-            format!("the value for {name} is empty; nothing was stored"),
-        ));
+pub(super) fn manage_error(err: ManageError) -> CliError {
+    match err {
+        ManageError::Store(err) => CliError::from(err),
+        ManageError::NotFound(_) => CliError::new(ExitCode::NOT_FOUND, err.to_string()),
+        ManageError::AlreadyExists(_) => CliError::new(ExitCode::ALREADY_EXISTS, err.to_string()),
     }
-    Ok(value)
 }
 
-fn read_value_from_stdin() -> Result<SecretString, CliError> {
-    let mut buffer = Zeroizing::new(Vec::with_capacity(4096));
+/// Asks a yes-or-no question on the terminal; only `y` or `yes` agrees.
+fn confirm(question: &str) -> Result<bool, CliError> {
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
     std::io::stdin()
         .lock()
-        .take(MAX_VALUE_LEN as u64 + 3)
-        .read_to_end(&mut buffer)
-        .map_err(|err| CliError::new(ExitCode::FAILURE, format!("cannot read the value from stdin: {err}")))?;
-    let newline_len = if buffer.ends_with(b"\r\n") {
-        2
-    } else {
-        usize::from(buffer.ends_with(b"\n"))
+        .read_line(&mut answer)
+        .map_err(|err| CliError::new(ExitCode::FAILURE, format!("cannot read the answer: {err}")))?;
+    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+}
+
+/// Builds the JSON description of a credential, as `show --json` and
+/// `list --json` print it.
+fn describe(listed: &ListedCredential, now: Timestamp) -> Value {
+    let Some(metadata) = &listed.metadata else {
+        return json!({
+            "name": listed.name,
+            "namespace": listed.name.namespace(),
+            "metadata": false,
+        });
     };
-    let value = &buffer[..buffer.len() - newline_len];
-    if value.len() > MAX_VALUE_LEN {
-        return Err(CliError::new(
-            ExitCode::DATA_ERROR,
-            format!("the value on stdin is longer than {MAX_VALUE_LEN} bytes; nothing was stored"),
-        ));
+    json!({
+        "name": listed.name,
+        "namespace": listed.name.namespace(),
+        "metadata": true,
+        "kind": metadata.kind,
+        "description": metadata.description,
+        "created": metadata.created,
+        "updated": metadata.updated,
+        "expires": metadata.expires,
+        "expired": metadata.is_expired(now),
+        "last_used": metadata.last_used,
+        "last_test": metadata.last_test,
+    })
+}
+
+fn print_details(listed: &ListedCredential, store: &str) {
+    println!("name:        {}", listed.name);
+    println!("store:       {store}");
+    let Some(metadata) = &listed.metadata else {
+        println!("metadata:    none; `lahat credential doctor` adds it");
+        return;
+    };
+    print_metadata(metadata);
+}
+
+fn print_metadata(metadata: &CredentialMetadata) {
+    let now = Timestamp::now();
+    if let Some(description) = &metadata.description {
+        println!("description: {}", printable(description));
     }
-    let text = std::str::from_utf8(value).map_err(|err| {
-        CliError::new(
-            ExitCode::DATA_ERROR,
-            format!(
-                "the value on stdin is not valid UTF-8 (invalid byte at offset {}); nothing was stored",
-                err.valid_up_to()
-            ),
-        )
-    })?;
-    Ok(SecretString::from(text))
+    let kind = match metadata.kind {
+        CredentialKind::Secret => "secret",
+        CredentialKind::UsernamePassword => "username and password",
+    };
+    println!("kind:        {kind}");
+    println!("created:     {}", metadata.created);
+    println!("updated:     {}", metadata.updated);
+    match metadata.expires {
+        Some(expires) if metadata.is_expired(now) => println!("expires:     {expires} (expired)"),
+        Some(expires) => println!("expires:     {expires}"),
+        None => println!("expires:     never"),
+    }
+    if metadata.last_used.is_empty() {
+        println!("last used:   never");
+    }
+    for (app, time) in &metadata.last_used {
+        println!("last used:   {time} by {app}");
+    }
+    match &metadata.last_test {
+        Some(test) => println!(
+            "last test:   {} {} ({})",
+            test.time,
+            if test.passed { "passed" } else { "failed" },
+            printable(&test.message)
+        ),
+        None => println!("last test:   never"),
+    }
+}
+
+fn print_grouped(credentials: &[ListedCredential]) {
+    let mut groups: BTreeMap<&str, Vec<&ListedCredential>> = BTreeMap::new();
+    for listed in credentials {
+        groups.entry(listed.name.namespace()).or_default().push(listed);
+    }
+    let now = Timestamp::now();
+    for (namespace, members) in groups {
+        println!("{namespace}");
+        for listed in members {
+            let note = match &listed.metadata {
+                None => " (no metadata)".to_owned(),
+                Some(metadata) if metadata.is_expired(now) => " (expired)".to_owned(),
+                Some(metadata) => metadata
+                    .description
+                    .as_ref()
+                    .map(|description| format!("  {}", printable(description)))
+                    .unwrap_or_default(),
+            };
+            println!("  {}{note}", listed.name);
+        }
+    }
 }

@@ -25,6 +25,8 @@ impl ExitCode {
     pub const STORE_UNAVAILABLE: Self = Self(69);
     /// The app crashed or could not start (`EX_SOFTWARE`).
     pub const APP_FAILED: Self = Self(70);
+    /// A credential with the requested name already exists (`EX_CANTCREAT`).
+    pub const ALREADY_EXISTS: Self = Self(73);
     /// The app ran longer than its time limit, as GNU `timeout` reports it.
     pub const TIMED_OUT: Self = Self(124);
 

@@ -2,7 +2,9 @@
 
 mod credential;
 mod exit;
+mod import;
 mod run;
+mod value;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -22,6 +24,7 @@ Exit status:
     65  invalid manifest, component or input value
     66  manifest, file or credential not found
     69  credential store unavailable, locked or not answering
+    73  a credential with that name already exists
     70  the app crashed or could not start
     124 the app ran longer than its time limit
     1   any other failure
@@ -79,6 +82,7 @@ impl Cli {
         let store_config = StoreConfig {
             kind: self.store,
             vault_file: self.vault_file.clone().unwrap_or_else(|| paths.vault_file()),
+            keychain_metadata: paths.keychain_metadata(),
             timeout: self.store_timeout,
         };
         match self.command {

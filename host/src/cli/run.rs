@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Args;
 use lahat_host::manifest::{MANIFEST_FILE_NAME, Manifest, ManifestError};
 use lahat_host::paths::Paths;
-use lahat_host::runtime::{ComponentCache, Limits, RunError, RunOutcome, Runtime, VaultSource};
+use lahat_host::runtime::{ComponentCache, CredentialAccess, Limits, RunError, RunOutcome, Runtime, VaultSource};
 use lahat_host::store::StoreConfig;
 use sha2::{Digest, Sha256};
 
@@ -58,10 +58,12 @@ pub async fn run(args: RunArgs, paths: &Paths, store: StoreConfig) -> Result<Exi
         max_memory_bytes: args.max_memory as usize * 1024 * 1024,
         timeout: args.timeout,
     };
-    let notice = Arc::new(|line: &str| eprintln!("{}", super::printable(line)));
-    let result = runtime
-        .run(&manifest, &component, &args.args, VaultSource::Lazy(store), notice, limits)
-        .await;
+    let access = CredentialAccess {
+        source: VaultSource::Lazy(store),
+        metadata: None,
+        notice: Arc::new(|line: &str| eprintln!("{}", super::printable(line))),
+    };
+    let result = runtime.run(&manifest, &component, &args.args, access, limits).await;
     match result {
         Ok(RunOutcome::Exited(status)) => Ok(ExitCode::from_app_status(status)),
         Err(err) => Err(run_error(err)),

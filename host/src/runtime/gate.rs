@@ -6,11 +6,13 @@
 //! nothing about what the vault contains.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use secrecy::SecretString;
 use tokio::sync::OnceCell;
 
+use crate::manager::blocking;
+use crate::metadata::{MetadataIndex, Timestamp};
 use crate::name::{CredentialName, InvalidName};
 use crate::store::{OpenedStore, StoreConfig, StoreError, Vault, open_store};
 
@@ -27,6 +29,19 @@ pub enum VaultSource {
 /// A function that shows a one-line notice to the person running the app.
 pub type NoticeSink = Arc<dyn Fn(&str) + Send + Sync>;
 
+/// Everything a run's credential gate needs besides the manifest.
+#[derive(Clone)]
+pub struct CredentialAccess {
+    /// Where the credential values are.
+    pub source: VaultSource,
+    /// The metadata file of a [`VaultSource::Ready`] vault, for expiry and
+    /// last-use times; `None` skips both. A lazily opened store brings its
+    /// own metadata file.
+    pub metadata: Option<MetadataIndex>,
+    /// Where notices about the store choice go.
+    pub notice: NoticeSink,
+}
+
 /// Why a request was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {
@@ -39,6 +54,9 @@ pub enum Refusal {
     /// The vault has no value for the declared name.
     #[error("the vault has no value for {0}")]
     NotFound(CredentialName),
+    /// The credential's expiry time has passed.
+    #[error("{0} expired at {1}")]
+    Expired(CredentialName, Timestamp),
     /// The vault could not be opened or read.
     #[error("the vault is unavailable: {detail}")]
     Unavailable {
@@ -56,6 +74,7 @@ impl Refusal {
             Self::InvalidName(_) => "invalid-name",
             Self::NotDeclared(_) => "not-declared",
             Self::NotFound(_) => "not-found",
+            Self::Expired(..) => "expired",
             Self::Unavailable { .. } => "unavailable",
         }
     }
@@ -65,20 +84,22 @@ impl Refusal {
 pub struct CredentialGate {
     app_id: String,
     declared: BTreeSet<CredentialName>,
-    source: VaultSource,
-    opened: OnceCell<Result<Vault, (String, &'static str)>>,
-    notice: NoticeSink,
+    access: CredentialAccess,
+    opened: OnceCell<Result<(Vault, Option<MetadataIndex>), (String, &'static str)>>,
+    // Names whose use this run already recorded, so a guest that reads a
+    // credential in a loop costs one metadata write, not one per read.
+    recorded: Mutex<BTreeSet<CredentialName>>,
 }
 
 impl CredentialGate {
     /// Creates a gate for `app_id` that allows exactly the `declared` names.
-    pub fn new(app_id: String, declared: BTreeSet<CredentialName>, source: VaultSource, notice: NoticeSink) -> Self {
+    pub fn new(app_id: String, declared: BTreeSet<CredentialName>, access: CredentialAccess) -> Self {
         Self {
             app_id,
             declared,
-            source,
+            access,
             opened: OnceCell::new(),
-            notice,
+            recorded: Mutex::new(BTreeSet::new()),
         }
     }
 
@@ -92,11 +113,43 @@ impl CredentialGate {
         if !self.declared.contains(&name) {
             return Err(Refusal::NotDeclared(name));
         }
-        let vault = self.vault().await?;
+        let (vault, metadata) = self.vault().await?;
+        check_expiry(metadata, &name).await?;
         match vault.get(&name).await {
-            Ok(Some(value)) => Ok(value),
+            Ok(Some(value)) => {
+                self.record_use(metadata, &name).await;
+                Ok(value)
+            }
             Ok(None) => Err(Refusal::NotFound(name)),
             Err(err) => Err(unavailable(&err)),
+        }
+    }
+
+    async fn record_use(&self, metadata: &Option<MetadataIndex>, name: &CredentialName) {
+        let Some(index) = metadata.clone() else {
+            return;
+        };
+        let first_use = self
+            .recorded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(name.clone());
+        if !first_use {
+            return;
+        }
+        let (key, app) = (name.clone(), self.app_id.clone());
+        let now = Timestamp::now();
+        let result = blocking(move || {
+            index.update(move |map| {
+                if let Some(entry) = map.get_mut(&key) {
+                    entry.last_used.insert(app, now);
+                }
+                Ok(())
+            })
+        })
+        .await;
+        if let Err(err) = result {
+            tracing::warn!(app = %self.app_id, credential = %name, error = %err, "cannot record the credential's last use");
         }
     }
 
@@ -105,20 +158,20 @@ impl CredentialGate {
         &self.app_id
     }
 
-    async fn vault(&self) -> Result<&Vault, Refusal> {
+    async fn vault(&self) -> Result<&(Vault, Option<MetadataIndex>), Refusal> {
         // A failure to open is kept too, so a guest that retries in a loop
         // does not wait for the keychain timeout on every call.
         let opened = self
             .opened
             .get_or_init(|| async {
-                match &self.source {
-                    VaultSource::Ready(vault) => Ok(vault.clone()),
+                match &self.access.source {
+                    VaultSource::Ready(vault) => Ok((vault.clone(), self.access.metadata.clone())),
                     VaultSource::Lazy(config) => match open_store(config).await {
-                        Ok(OpenedStore { vault, notice }) => {
+                        Ok(OpenedStore { vault, metadata, notice }) => {
                             if let Some(notice) = notice {
-                                (self.notice)(&notice);
+                                (self.access.notice)(&notice);
                             }
-                            Ok(vault)
+                            Ok((vault, Some(metadata)))
                         }
                         Err(err) => Err((err.to_string(), summarize(&err))),
                     },
@@ -129,6 +182,19 @@ impl CredentialGate {
             detail: detail.clone(),
             summary,
         })
+    }
+}
+
+async fn check_expiry(metadata: &Option<MetadataIndex>, name: &CredentialName) -> Result<(), Refusal> {
+    let Some(index) = metadata.clone() else {
+        return Ok(());
+    };
+    // Without the metadata the expiry is unknown, so the request fails
+    // instead of risking delivery of an expired credential.
+    let entries = blocking(move || index.load()).await.map_err(|err| unavailable(&err))?;
+    match entries.get(name).and_then(|entry| entry.expires) {
+        Some(expires) if expires <= Timestamp::now() => Err(Refusal::Expired(name.clone(), expires)),
+        _ => Ok(()),
     }
 }
 
@@ -163,7 +229,12 @@ mod tests {
     fn gate_with(store: Arc<MemoryStore>, declared: &[&str]) -> CredentialGate {
         let declared = declared.iter().map(|raw| CredentialName::parse(raw).unwrap()).collect();
         let vault = Vault::new(store, Duration::from_secs(5));
-        CredentialGate::new("test-app".to_owned(), declared, VaultSource::Ready(vault), Arc::new(|_| {}))
+        let access = CredentialAccess {
+            source: VaultSource::Ready(vault),
+            metadata: None,
+            notice: Arc::new(|_| {}),
+        };
+        CredentialGate::new("test-app".to_owned(), declared, access)
     }
 
     fn store_with(values: &[(&str, &str)]) -> Arc<MemoryStore> {

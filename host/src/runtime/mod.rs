@@ -19,7 +19,7 @@ use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::p2::bindings::Command;
 
 pub use cache::{CacheOutcome, ComponentCache};
-pub use gate::{CredentialGate, NoticeSink, Refusal, VaultSource};
+pub use gate::{CredentialAccess, CredentialGate, NoticeSink, Refusal, VaultSource};
 
 use crate::manifest::Manifest;
 use state::RunState;
@@ -166,16 +166,10 @@ impl Runtime {
         manifest: &Manifest,
         component: &Component,
         args: &[String],
-        vault: VaultSource,
-        notice: NoticeSink,
+        access: CredentialAccess,
         limits: Limits,
     ) -> Result<RunOutcome, RunError> {
-        let gate = CredentialGate::new(
-            manifest.app.id.to_string(),
-            manifest.declared_names(),
-            vault,
-            notice,
-        );
+        let gate = CredentialGate::new(manifest.app.id.to_string(), manifest.declared_names(), access);
         let mut argv = vec![manifest.app.id.to_string()];
         argv.extend(args.iter().cloned());
         let mut store = Store::new(&self.engine, RunState::new(&argv, gate, limits));

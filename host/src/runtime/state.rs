@@ -107,6 +107,7 @@ fn to_wit_error(refusal: Refusal) -> WitError {
         Refusal::InvalidName(err) => WitError::InvalidName(err.reason().to_owned()),
         Refusal::NotDeclared(_) => WitError::NotDeclared,
         Refusal::NotFound(_) => WitError::NotFound,
+        Refusal::Expired(..) => WitError::Expired,
         Refusal::Unavailable { summary, .. } => WitError::Unavailable(summary.to_owned()),
     }
 }

@@ -78,6 +78,82 @@ fn platform_store() -> keyring_core::Result<Arc<KeyringStore>> {
     ))
 }
 
+impl KeychainStore {
+    /// Reads an item that another program stored under `service` and
+    /// `account`. Items are matched by the `account` attribute that
+    /// Electron's keytar writes on Linux and by keyring's `username`
+    /// attribute.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`StoreError::Corrupt`] when several items match or the value
+    /// is not UTF-8, and what [`CredentialStore::get`] returns otherwise.
+    pub fn read_foreign(&self, service: &str, account: &str) -> Result<Option<SecretString>, StoreError> {
+        let entries = self.find_foreign(service, account)?;
+        match entries.as_slice() {
+            [] => Ok(None),
+            [entry] => match entry.get_password() {
+                Ok(value) => Ok(Some(SecretString::from(value))),
+                Err(KeyringError::NoEntry) => Ok(None),
+                Err(KeyringError::BadEncoding(mut bytes)) => {
+                    bytes.zeroize();
+                    Err(StoreError::Corrupt(format!(
+                        "the keychain item {service}/{account} is not valid UTF-8"
+                    )))
+                }
+                Err(err) => Err(map_store_error(err)),
+            },
+            several => Err(StoreError::Corrupt(format!(
+                "{} keychain items match {service}/{account}; delete the extra ones with your keychain's manager",
+                several.len()
+            ))),
+        }
+    }
+
+    /// Deletes the items that [`KeychainStore::read_foreign`] reads; returns
+    /// how many there were.
+    ///
+    /// # Errors
+    ///
+    /// Returns a [`StoreError`] when the keychain fails.
+    pub fn delete_foreign(&self, service: &str, account: &str) -> Result<usize, StoreError> {
+        let entries = self.find_foreign(service, account)?;
+        for entry in &entries {
+            match entry.delete_credential() {
+                Ok(()) | Err(KeyringError::NoEntry) => {}
+                Err(err) => return Err(map_store_error(err)),
+            }
+        }
+        Ok(entries.len())
+    }
+
+    fn find_foreign(&self, service: &str, account: &str) -> Result<Vec<Entry>, StoreError> {
+        let mut found = Vec::new();
+        for attribute in ["account", "username"] {
+            let query = HashMap::from([("service", service), (attribute, account)]);
+            match self.store.search(&query) {
+                Ok(entries) => found = entries,
+                Err(KeyringError::NotSupportedByStore(_)) => {}
+                Err(err) => return Err(map_store_error(err)),
+            }
+            if !found.is_empty() {
+                break;
+            }
+        }
+        if found.is_empty() {
+            // Stores that cannot search, such as Windows Credential Manager,
+            // address items by service and user directly.
+            if let Ok(entry) = Entry::new_in_store(&self.store, service, account) {
+                match entry.get_password() {
+                    Err(KeyringError::NoEntry) => {}
+                    _ => found.push(entry),
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
 impl CredentialStore for KeychainStore {
     fn kind(&self) -> &'static str {
         "os"

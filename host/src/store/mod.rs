@@ -20,7 +20,7 @@ use crate::name::CredentialName;
 pub use file::{FileStore, PASSPHRASE_ENV};
 pub use keychain::{KEYCHAIN_SERVICE, KeychainStore};
 pub use memory::MemoryStore;
-pub use select::{OpenedStore, STORE_ENV, StoreConfig, StoreKind, TIMEOUT_ENV, open_store};
+pub use select::{OpenedStore, STORE_ENV, StoreConfig, StoreKind, TIMEOUT_ENV, open_store, vault_metadata_path};
 
 /// A backend that stores credential values by name.
 ///

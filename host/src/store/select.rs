@@ -11,6 +11,7 @@ use secrecy::SecretString;
 use super::file::{FileStore, PASSPHRASE_ENV};
 use super::keychain::KeychainStore;
 use super::{CredentialStore, StoreError, Vault};
+use crate::metadata::MetadataIndex;
 
 /// The environment variable that selects the store when `--store` is absent.
 pub const STORE_ENV: &str = "LAHAT_STORE";
@@ -57,8 +58,11 @@ pub struct StoreConfig {
     /// The store to use; `None` picks the OS keychain when one answers and
     /// the vault file otherwise.
     pub kind: Option<StoreKind>,
-    /// The vault file, for the `file` store.
+    /// The vault file, for the `file` store. Its metadata is kept beside it
+    /// in a file with the extra extension `.metadata.json`.
     pub vault_file: PathBuf,
+    /// The metadata file of the OS keychain's credentials.
+    pub keychain_metadata: PathBuf,
     /// How long a keychain call may take.
     pub timeout: Duration,
 }
@@ -68,6 +72,8 @@ pub struct StoreConfig {
 pub struct OpenedStore {
     /// The store.
     pub vault: Vault,
+    /// The metadata file of this store's credentials.
+    pub metadata: MetadataIndex,
     /// One line for stderr saying which store is used and why, when the
     /// choice was not explicit and fell back to the vault file.
     pub notice: Option<String>,
@@ -109,17 +115,29 @@ pub async fn open_store(config: &StoreConfig) -> Result<OpenedStore, StoreError>
                 );
                 return Ok(OpenedStore {
                     vault,
+                    metadata: MetadataIndex::new(vault_metadata_path(&config.vault_file)),
                     notice: Some(notice),
                 });
             }
             Err(other) => return Err(other),
         },
     };
-    let vault = match keychain {
-        Some(store) => Vault::new(Arc::new(store), config.timeout),
-        None => open_file_store(config).await?,
+    let (vault, metadata_path) = match keychain {
+        Some(store) => (Vault::new(Arc::new(store), config.timeout), config.keychain_metadata.clone()),
+        None => (open_file_store(config).await?, vault_metadata_path(&config.vault_file)),
     };
-    Ok(OpenedStore { vault, notice: None })
+    Ok(OpenedStore {
+        vault,
+        metadata: MetadataIndex::new(metadata_path),
+        notice: None,
+    })
+}
+
+/// Returns the metadata file of the vault file at `vault_file`.
+pub fn vault_metadata_path(vault_file: &std::path::Path) -> PathBuf {
+    let mut name = vault_file.as_os_str().to_owned();
+    name.push(".metadata.json");
+    PathBuf::from(name)
 }
 
 async fn connect_keychain(timeout: Duration) -> Result<KeychainStore, StoreError> {
