@@ -6,7 +6,9 @@
 mod cli;
 mod file_store;
 mod hostile;
+mod import;
 mod keychain;
 mod limits;
 mod manifests;
 mod support;
+mod vault;

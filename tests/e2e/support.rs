@@ -260,14 +260,47 @@ impl SecretService {
 
     /// Stores an item with `secret-tool`, as another program would.
     pub fn store_foreign(&self, name: &str, value: &str) {
+        self.store_with_attributes(&["service", "lahat", "username", name], value);
+    }
+
+    /// Stores an item with the given attribute pairs through `secret-tool`.
+    pub fn store_with_attributes(&self, attributes: &[&str], value: &str) {
         let mut child = Command::new("secret-tool")
-            .args(["store", "--label", "foreign", "service", "lahat", "username", name])
+            .args(["store", "--label", "foreign"])
+            .args(attributes)
             .env("DBUS_SESSION_BUS_ADDRESS", &self.bus_address)
             .stdin(Stdio::piped())
             .spawn()
             .unwrap();
         child.stdin.take().unwrap().write_all(value.as_bytes()).unwrap();
         assert!(child.wait().unwrap().success());
+    }
+
+    /// Deletes items with `secret-tool`, as another program would.
+    pub fn delete(&self, name: &str) {
+        self.clear(&["service", "lahat", "username", name]);
+    }
+
+    /// Returns whether any item has the given attribute pairs.
+    pub fn has_item(&self, attributes: &[&str]) -> bool {
+        let output = Command::new("secret-tool")
+            .arg("search")
+            .args(attributes)
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus_address)
+            .output()
+            .expect("cannot run secret-tool");
+        !output.stdout.is_empty() || String::from_utf8_lossy(&output.stderr).contains("secret =")
+    }
+
+    /// Deletes every item with the given attribute pairs.
+    pub fn clear(&self, attributes: &[&str]) {
+        let status = Command::new("secret-tool")
+            .arg("clear")
+            .args(attributes)
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus_address)
+            .status()
+            .expect("cannot run secret-tool");
+        assert!(status.success());
     }
 
     /// Locks the login collection, as a screen lock or a timeout would.
