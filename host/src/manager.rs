@@ -73,6 +73,9 @@ pub struct DoctorReport {
     pub adopted: Vec<CredentialName>,
     /// Metadata entries whose secret was missing, now removed.
     pub removed: Vec<CredentialName>,
+    /// Credentials whose secret cannot be read, with the problem and the
+    /// fix; doctor changes nothing for them.
+    pub damaged: Vec<(CredentialName, String)>,
 }
 
 /// Secrets and metadata, managed together.
@@ -268,8 +271,14 @@ impl CredentialManager {
     /// fails; nothing is changed then.
     pub async fn doctor(&self) -> Result<DoctorReport, ManageError> {
         let secrets: BTreeSet<CredentialName> = self.vault.list().await?.into_iter().collect();
+        let mut damaged = Vec::new();
+        for name in &secrets {
+            if let Err(err @ StoreError::Corrupt(_)) = self.vault.get(name).await {
+                damaged.push((name.clone(), err.to_string()));
+            }
+        }
         let now = Timestamp::now();
-        let report = self
+        let mut report = self
             .update_index(move |map| {
                 let mut report = DoctorReport::default();
                 for name in &secrets {
@@ -286,6 +295,7 @@ impl CredentialManager {
                 Ok(report)
             })
             .await?;
+        report.damaged = damaged;
         Ok(report)
     }
 

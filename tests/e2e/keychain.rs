@@ -161,3 +161,49 @@ fn silent_keychain_is_not_replaced_by_file() {
     assert_exit(&output, 69, "automatic choice against a silent bus");
     assert!(!lahat.home.path().join("data/vault.lahat").exists(), "a vault file was created");
 }
+
+#[test]
+fn duplicate_items_are_reported_and_resolvable() {
+    let service = SecretService::start();
+    // Two items for one name, as older keyring versions could leave them.
+    service.store_with_attributes(&["service", "lahat", "username", "dup.name", "copy", "1"], "first");
+    service.store_with_attributes(&["service", "lahat", "username", "dup.name", "copy", "2"], "second");
+    let lahat = Lahat::with_bus(&service.bus_address);
+
+    let get = lahat.run(&["--store", "os", "credential", "get", "dup.name", "--reveal"]);
+    assert_exit(&get, 65, "get of a duplicated item");
+    assert!(stderr(&get).contains("holds 2 items for dup.name"), "{}", stderr(&get));
+    assert!(!stdout(&get).contains("first") && !stdout(&get).contains("second"));
+
+    let doctor = lahat.run(&["--store", "os", "credential", "doctor"]);
+    assert_exit(&doctor, 65, "doctor with a duplicated item");
+    assert!(stdout(&doctor).contains("cannot read dup.name"), "{}", stdout(&doctor));
+
+    let delete = lahat.run(&["--store", "os", "credential", "delete", "dup.name", "--yes"]);
+    assert_success(&delete, "delete of a duplicated item");
+    assert_eq!(service.lookup("dup.name"), None);
+    lahat.set("os", "dup.name", "clean");
+    assert_eq!(service.lookup("dup.name").as_deref(), Some("clean"));
+}
+
+#[test]
+fn keyring_killed_during_run_is_reported() {
+    let mut service = SecretService::start();
+    let lahat = Lahat::with_bus(&service.bus_address);
+    lahat.set("os", "demo.greeting", "Hello");
+    let fetcher = app("tests/guests/fetcher");
+    // Two reads 1.5 s apart; the daemon dies between them.
+    let child = lahat
+        .command(&["--store", "os", "--store-timeout", "5", "run", fetcher.to_str().unwrap(), "--", "2", "1500"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    service.stop_keyring();
+    let output = child.wait_with_output().unwrap();
+    assert_exit(&output, 1, "fetcher whose keychain died");
+    let err = stderr(&output);
+    assert!(err.contains("fetcher: read 1 failed"), "the first read must succeed and the second fail: {err}");
+    assert!(err.contains("Unavailable"), "{err}");
+}

@@ -4,6 +4,7 @@
 //! file.
 
 mod cli;
+mod crash;
 mod file_store;
 mod hostile;
 mod import;

@@ -225,8 +225,16 @@ pub async fn execute(command: CredentialCommand, config: &StoreConfig) -> Result
         CredentialCommand::Doctor(args) => {
             let report = manager.doctor().await.map_err(manage_error)?;
             if args.json {
-                println!("{}", json!({ "adopted": report.adopted, "removed": report.removed }));
-            } else if report.adopted.is_empty() && report.removed.is_empty() {
+                let damaged: Vec<Value> = report
+                    .damaged
+                    .iter()
+                    .map(|(name, problem)| json!({ "name": name, "problem": problem }))
+                    .collect();
+                println!(
+                    "{}",
+                    json!({ "adopted": report.adopted, "removed": report.removed, "damaged": damaged })
+                );
+            } else if report.adopted.is_empty() && report.removed.is_empty() && report.damaged.is_empty() {
                 println!("the credentials and their metadata agree; nothing to repair");
             } else {
                 for name in &report.adopted {
@@ -235,6 +243,12 @@ pub async fn execute(command: CredentialCommand, config: &StoreConfig) -> Result
                 for name in &report.removed {
                     println!("removed metadata of {name}, whose secret is missing");
                 }
+                for (name, problem) in &report.damaged {
+                    println!("cannot read {name}: {}", printable(problem));
+                }
+            }
+            if !report.damaged.is_empty() {
+                return Ok(ExitCode::DATA_ERROR);
             }
         }
         CredentialCommand::Import(_) => {}

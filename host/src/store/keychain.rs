@@ -182,6 +182,9 @@ impl CredentialStore for KeychainStore {
     }
 
     fn set(&self, name: &CredentialName, value: &SecretString) -> Result<(), StoreError> {
+        if cfg!(target_os = "windows") {
+            check_windows_size(name, value.expose_secret())?;
+        }
         self.entry(name)?
             .set_password(value.expose_secret())
             .map_err(|err| map_error(err, name))
@@ -191,6 +194,17 @@ impl CredentialStore for KeychainStore {
         match self.entry(name)?.delete_credential() {
             Ok(()) => Ok(true),
             Err(KeyringError::NoEntry) => Ok(false),
+            // Several items for one name (older keyring versions could
+            // leave them) cannot be told apart, so deleting removes them all.
+            Err(KeyringError::Ambiguous(entries)) => {
+                for entry in entries {
+                    match entry.delete_credential() {
+                        Ok(()) | Err(KeyringError::NoEntry) => {}
+                        Err(err) => return Err(map_error(err, name)),
+                    }
+                }
+                Ok(true)
+            }
             Err(err) => Err(map_error(err, name)),
         }
     }
@@ -217,6 +231,24 @@ impl CredentialStore for KeychainStore {
     }
 }
 
+/// The largest secret Windows Credential Manager stores, in bytes
+/// (`CRED_MAX_CREDENTIAL_BLOB_SIZE`, 5 * 512); keyring stores a password as
+/// UTF-16, two bytes per code unit.
+const WINDOWS_MAX_BLOB_BYTES: usize = 5 * 512;
+
+/// Rejects a value that Windows Credential Manager cannot hold, before
+/// anything is written.
+fn check_windows_size(name: &CredentialName, value: &str) -> Result<(), StoreError> {
+    let bytes = value.encode_utf16().count() * 2;
+    if bytes > WINDOWS_MAX_BLOB_BYTES {
+        return Err(StoreError::Rejected(format!(
+            "the value for {name} takes {bytes} bytes as UTF-16, and Windows Credential Manager stores at most {WINDOWS_MAX_BLOB_BYTES} (about {} characters); use `--store file` for larger values",
+            WINDOWS_MAX_BLOB_BYTES / 2
+        )));
+    }
+    Ok(())
+}
+
 /// Converts a keyring error without ever formatting the raw bytes that some
 /// variants carry.
 fn map_error(err: KeyringError, name: &CredentialName) -> StoreError {
@@ -234,7 +266,7 @@ fn map_error(err: KeyringError, name: &CredentialName) -> StoreError {
             ))
         }
         KeyringError::Ambiguous(items) => StoreError::Corrupt(format!(
-            "the keychain holds {} items for {name} under service {KEYCHAIN_SERVICE:?}; delete the extra items with your keychain's manager",
+            "the keychain holds {} items for {name} under service {KEYCHAIN_SERVICE:?}; `lahat credential delete {name}` removes them all, then store the value again",
             items.len()
         )),
         KeyringError::TooLong(field, limit) => StoreError::Rejected(format!(
@@ -271,5 +303,21 @@ fn describe(err: &KeyringError) -> String {
         KeyringError::Invalid(field, reason) => format!("`{field}` is invalid: {reason}"),
         KeyringError::BadStoreFormat(reason) => reason.clone(),
         _ => "unexpected keychain error".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_size_limit_is_exact() {
+        let name = CredentialName::parse("big.value").unwrap();
+        assert!(check_windows_size(&name, &"a".repeat(1280)).is_ok(), "1280 UTF-16 units fit");
+        let err = check_windows_size(&name, &"a".repeat(1281)).unwrap_err();
+        assert!(err.to_string().contains("2562 bytes"), "{err}");
+        assert!(err.to_string().contains("--store file"), "{err}");
+        // A character outside the Basic Multilingual Plane takes two units.
+        assert!(check_windows_size(&name, &"\u{1f511}".repeat(641)).is_err());
     }
 }
