@@ -54,6 +54,8 @@ pub struct CredentialChanges {
     pub description: Option<Option<String>>,
     /// A new expiry, or `Some(None)` to remove it.
     pub expires: Option<Option<Timestamp>>,
+    /// What the new value contains; set it together with `value`.
+    pub kind: Option<CredentialKind>,
 }
 
 /// A stored credential and its metadata, which is missing when the secret
@@ -154,6 +156,9 @@ impl CredentialManager {
             }
             if let Some(expires) = changes.expires {
                 entry.expires = expires;
+            }
+            if let Some(kind) = changes.kind {
+                entry.kind = kind;
             }
             Ok(())
         })

@@ -112,6 +112,10 @@ pub enum CredentialKind {
     /// A username and a password, stored as the JSON object
     /// `{"username": "...", "password": "..."}`.
     UsernamePassword,
+    /// Arbitrary bytes, stored as standard base64 (RFC 4648 with padding).
+    /// Apps receive the base64 text; `lahat credential get --reveal` prints
+    /// the bytes.
+    Binary,
 }
 
 /// The outcome of the last connection test of a credential.

@@ -278,3 +278,24 @@ fn concurrent_writers_lose_nothing() {
         assert_eq!(stdout(&revealed), format!("value-{index}"));
     }
 }
+
+#[test]
+fn binary_value_round_trips() {
+    let service = SecretService::start();
+    let lahat = lahat_with_keychain(&service);
+    let bytes: Vec<u8> = (0..=255u8).chain([0, 10, 13, 10]).collect();
+    let file = lahat.home.path().join("key.bin");
+    std::fs::write(&file, &bytes).unwrap();
+    let output = lahat.run(&["--store", "os", "credential", "set", "tls.binary", "--binary", "--from-file", file.to_str().unwrap()]);
+    assert_success(&output, "set --binary");
+    assert_eq!(show_json(&lahat, "os", "tls.binary")["kind"], "binary");
+
+    let revealed = lahat.run(&["--store", "os", "credential", "get", "tls.binary", "--reveal"]);
+    assert_success(&revealed, "get --reveal of a binary value");
+    assert_eq!(revealed.stdout, bytes, "the bytes must round-trip exactly, trailing newline included");
+
+    let from_stdin = lahat.run_with_input(&["--store", "os", "credential", "edit", "tls.binary", "--binary"], b"\x00\xff\n");
+    assert_success(&from_stdin, "edit --binary from stdin");
+    let again = lahat.run(&["--store", "os", "credential", "get", "tls.binary", "--reveal"]);
+    assert_eq!(again.stdout, b"\x00\xff\n");
+}

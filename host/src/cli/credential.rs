@@ -10,6 +10,7 @@ use lahat_host::metadata::{CredentialKind, CredentialMetadata, Timestamp};
 use lahat_host::name::CredentialName;
 use lahat_host::store::{StoreConfig, open_store};
 use lahat_host::ExposeSecret;
+use base64ct::Encoding;
 use serde_json::{Value, json};
 
 use super::value::ValueSource;
@@ -154,7 +155,9 @@ pub async fn execute(command: CredentialCommand, config: &StoreConfig) -> Result
     // comes before any prompt for the vault passphrase.
     let value = match &command {
         CredentialCommand::Set(args) | CredentialCommand::Add(args) => Some(args.source.read(&args.name)?),
-        CredentialCommand::Edit(args) if args.value || args.source.is_explicit() => Some(args.source.read(&args.name)?),
+        CredentialCommand::Edit(args) if args.value || args.source.is_explicit() || args.source.binary => {
+            Some(args.source.read(&args.name)?)
+        }
         _ => None,
     };
     if let CredentialCommand::Get(args) = &command
@@ -172,7 +175,13 @@ pub async fn execute(command: CredentialCommand, config: &StoreConfig) -> Result
         CredentialCommand::Set(args) => store_new(&manager, args, value, true, &store).await?,
         CredentialCommand::Add(args) => store_new(&manager, args, value, false, &store).await?,
         CredentialCommand::Edit(args) => {
+            let kind = value.is_some().then_some(if args.source.binary {
+                CredentialKind::Binary
+            } else {
+                CredentialKind::Secret
+            });
             let changes = CredentialChanges {
+                kind,
                 value,
                 description: if args.clear_description { Some(None) } else { args.description.map(Some) },
                 expires: if args.no_expiry { Some(None) } else { args.expires.map(Some) },
@@ -208,9 +217,26 @@ pub async fn execute(command: CredentialCommand, config: &StoreConfig) -> Result
         }
         CredentialCommand::Get(args) => {
             let value = manager.reveal(&args.name).await.map_err(manage_error)?;
+            let kind = manager
+                .show(&args.name)
+                .await
+                .map_err(manage_error)?
+                .metadata
+                .map(|metadata| metadata.kind);
             let mut stdout = std::io::stdout().lock();
-            let newline = if stdout.is_terminal() { "\n" } else { "" };
-            write!(stdout, "{}{newline}", value.expose_secret())
+            let written = if kind == Some(CredentialKind::Binary) {
+                let bytes = zeroize::Zeroizing::new(base64ct::Base64::decode_vec(value.expose_secret()).map_err(|_| {
+                    CliError::new(
+                        ExitCode::DATA_ERROR,
+                        format!("{} is marked binary but its value is not valid base64; store it again", args.name),
+                    )
+                })?);
+                stdout.write_all(&bytes)
+            } else {
+                let newline = if stdout.is_terminal() { "\n" } else { "" };
+                write!(stdout, "{}{newline}", value.expose_secret())
+            };
+            written
                 .and_then(|()| stdout.flush())
                 .map_err(|err| CliError::new(ExitCode::FAILURE, format!("cannot write the value: {err}")))?;
         }
@@ -263,12 +289,13 @@ async fn store_new(
     replace: bool,
     store: &str,
 ) -> Result<(), CliError> {
+    let kind = if args.source.binary { CredentialKind::Binary } else { CredentialKind::Secret };
     let new = NewCredential {
         value: value.unwrap_or_default(),
         description: args.description,
         expires: args.expires,
         created: None,
-        kind: CredentialKind::Secret,
+        kind,
     };
     manager.add(&args.name, new, replace).await.map_err(manage_error)?;
     eprintln!("stored {} in {store}", args.name);
@@ -348,6 +375,7 @@ fn print_metadata(metadata: &CredentialMetadata) {
     let kind = match metadata.kind {
         CredentialKind::Secret => "secret",
         CredentialKind::UsernamePassword => "username and password",
+        CredentialKind::Binary => "binary (apps receive base64)",
     };
     println!("kind:        {kind}");
     println!("created:     {}", metadata.created);

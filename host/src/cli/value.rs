@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use lahat_host::name::CredentialName;
 use lahat_host::{ExposeSecret, SecretString};
+use base64ct::Encoding;
 use zeroize::Zeroizing;
 
 use super::{CliError, ExitCode};
@@ -26,6 +27,11 @@ pub struct ValueSource {
     /// Read the value from this file; one trailing newline is removed.
     #[arg(long, value_name = "PATH")]
     pub from_file: Option<PathBuf>,
+
+    /// Store the value as raw bytes: read it exactly, keeping any trailing
+    /// newline, and store it base64-encoded. Apps receive the base64 text.
+    #[arg(long)]
+    pub binary: bool,
 }
 
 impl ValueSource {
@@ -34,8 +40,12 @@ impl ValueSource {
         self.from_env.is_some() || self.from_file.is_some()
     }
 
-    /// Reads the value for `name`.
+    /// Reads the value for `name`; with `--binary`, returns its base64
+    /// encoding.
     pub fn read(&self, name: &CredentialName) -> Result<SecretString, CliError> {
+        if self.binary {
+            return self.read_binary(name);
+        }
         let value = if let Some(variable) = &self.from_env {
             read_env(variable)?
         } else if let Some(path) = &self.from_file {
@@ -56,6 +66,43 @@ impl ValueSource {
             ));
         }
         Ok(value)
+    }
+}
+
+impl ValueSource {
+    fn read_binary(&self, name: &CredentialName) -> Result<SecretString, CliError> {
+        let mut bytes = Zeroizing::new(Vec::new());
+        let (mut reader, source): (Box<dyn Read>, String) = if let Some(path) = &self.from_file {
+            let file = std::fs::File::open(path).map_err(|err| {
+                CliError::new(ExitCode::NOT_FOUND, format!("cannot open the value file {}: {err}", path.display()))
+            })?;
+            (Box::new(file), path.display().to_string())
+        } else if self.from_env.is_some() {
+            return Err(CliError::new(
+                ExitCode::USAGE,
+                "--binary reads from stdin or --from-file; environment variables hold text",
+            ));
+        } else {
+            (Box::new(std::io::stdin().lock()), "stdin".to_owned())
+        };
+        reader
+            .as_mut()
+            .take(MAX_VALUE_LEN as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|err| CliError::new(ExitCode::FAILURE, format!("cannot read the value from {source}: {err}")))?;
+        if bytes.len() > MAX_VALUE_LEN {
+            return Err(CliError::new(
+                ExitCode::DATA_ERROR,
+                format!("the value from {source} is longer than {MAX_VALUE_LEN} bytes; nothing was stored"),
+            ));
+        }
+        if bytes.is_empty() {
+            return Err(CliError::new(
+                ExitCode::DATA_ERROR,
+                format!("the value for {name} is empty; nothing was stored"),
+            ));
+        }
+        Ok(SecretString::from(base64ct::Base64::encode_string(&bytes)))
     }
 }
 
