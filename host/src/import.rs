@@ -42,7 +42,7 @@ const PLAINTEXT_KEYS: &[(&str, &str)] = &[
 /// host cannot read.
 const ENCRYPTED_KEYS: &[&str] = &["encryptedApiKey", "encryptedOpenAIKey"];
 
-/// Where an item comes from, for reports and for cleaning up afterwards.
+/// The origin of an item, for reports and for cleaning up afterwards.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImportSource {
     /// An environment variable.
@@ -66,7 +66,7 @@ impl std::fmt::Display for ImportSource {
 
 /// One credential to import.
 pub struct ImportItem {
-    /// Where it comes from.
+    /// The origin.
     pub source: ImportSource,
     /// The credential it becomes.
     pub target: CredentialName,
@@ -78,16 +78,16 @@ pub struct ImportItem {
     pub description: Option<String>,
     /// The creation time the source gave.
     pub created: Option<Timestamp>,
-    /// What the value contains.
+    /// The kind of value.
     pub kind: CredentialKind,
 }
 
 /// Something found that cannot be imported, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unreadable {
-    /// Where it was found.
+    /// The place it was found.
     pub source: String,
-    /// Why it cannot be imported.
+    /// The reason it cannot be imported.
     pub reason: String,
 }
 
@@ -96,7 +96,7 @@ pub struct Unreadable {
 pub struct ImportPlan {
     /// The credentials to import.
     pub items: Vec<ImportItem>,
-    /// What was found and cannot be imported.
+    /// Items found that cannot be imported.
     pub unreadable: Vec<Unreadable>,
 }
 
@@ -106,7 +106,7 @@ pub struct ImportPlan {
 pub struct ImportError {
     /// The file or folder.
     pub path: PathBuf,
-    /// What is wrong and what to do.
+    /// The problem and the fix.
     pub reason: String,
 }
 

@@ -6,7 +6,7 @@
 //! - [`manifest`] reads and validates an app's `lahat.toml`.
 //! - [`runtime`] compiles the app's component (once, through a cache) and runs
 //!   it in a sandboxed wasmtime store.
-//! - The runtime's [`CredentialGate`](runtime::CredentialGate) answers the
+//! - The runtime's [`CredentialGate`](runtime::CredentialGate) handles the
 //!   guest's `get-credential` calls: it validates the [`name`], checks the
 //!   manifest, and only then reads the [`store`].
 //!

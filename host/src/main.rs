@@ -8,7 +8,9 @@ use std::io::IsTerminal;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use cli::{Cli, ExitCode, printable};
+use std::sync::Arc;
+
+use cli::{Cli, ExitCode, SavedTerminal, printable};
 
 fn main() -> std::process::ExitCode {
     let cli = match Cli::try_parse() {
@@ -30,7 +32,21 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(ExitCode::FAILURE.0);
         }
     };
+    let terminal = SavedTerminal::capture().map(Arc::new);
+    if let Some(terminal) = terminal.clone() {
+        runtime.spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                terminal.restore();
+                eprintln!();
+                // 128 + SIGINT, as shells report a process ended by Ctrl-C.
+                std::process::exit(130);
+            }
+        });
+    }
     let result = runtime.block_on(cli.execute());
+    if let Some(terminal) = &terminal {
+        terminal.restore();
+    }
     // A keychain call that timed out may still occupy a blocking thread, and
     // waiting for it would hang the process.
     runtime.shutdown_background();

@@ -41,7 +41,7 @@ pub struct NewCredential {
     /// The creation time to record for a new credential, such as the one an
     /// imported key had; `None` means now.
     pub created: Option<Timestamp>,
-    /// What the value contains.
+    /// The kind of value.
     pub kind: CredentialKind,
 }
 
@@ -54,7 +54,7 @@ pub struct CredentialChanges {
     pub description: Option<Option<String>>,
     /// A new expiry, or `Some(None)` to remove it.
     pub expires: Option<Option<Timestamp>>,
-    /// What the new value contains; set it together with `value`.
+    /// The kind of the new value; set it together with `value`.
     pub kind: Option<CredentialKind>,
 }
 
@@ -68,7 +68,7 @@ pub struct ListedCredential {
     pub metadata: Option<CredentialMetadata>,
 }
 
-/// What [`CredentialManager::doctor`] found and repaired.
+/// The findings and repairs of [`CredentialManager::doctor`].
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct DoctorReport {
     /// Secrets that had no metadata and got new metadata.

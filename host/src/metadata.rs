@@ -102,7 +102,7 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
-/// What a credential's value contains.
+/// The kind of a credential's value.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CredentialKind {
@@ -137,7 +137,7 @@ pub struct CredentialMetadata {
     /// A note for people, such as what the key is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// What the value contains.
+    /// The kind of value.
     #[serde(default)]
     pub kind: CredentialKind,
     /// When the credential was first stored.

@@ -173,7 +173,8 @@ fn duplicate_items_are_reported_and_resolvable() {
     let get = lahat.run(&["--store", "os", "credential", "get", "dup.name", "--reveal"]);
     assert_exit(&get, 65, "get of a duplicated item");
     assert!(stderr(&get).contains("holds 2 items for dup.name"), "{}", stderr(&get));
-    assert!(!stdout(&get).contains("first") && !stdout(&get).contains("second"));
+    assert!(!stdout(&get).contains("first"), "{}", stdout(&get));
+    assert!(!stdout(&get).contains("second"), "{}", stdout(&get));
 
     let doctor = lahat.run(&["--store", "os", "credential", "doctor"]);
     assert_exit(&doctor, 65, "doctor with a duplicated item");

@@ -34,7 +34,7 @@ pub enum CredentialCommand {
     Rename(RenameArgs),
     /// Print a credential's value, for scripts; requires --reveal.
     Get(GetArgs),
-    /// Delete a credential; asks first on a terminal.
+    /// Delete a credential, after a confirmation prompt on a terminal.
     Delete(DeleteArgs),
     /// Find and repair secrets without metadata and metadata without a
     /// secret, which an interrupted write can leave.

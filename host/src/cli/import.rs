@@ -49,7 +49,7 @@ pub struct ImportArgs {
     json: bool,
 }
 
-/// What happened to one planned item.
+/// The outcome of one planned item.
 enum Outcome {
     Imported,
     /// The vault already had the name; `true` when its value is the same.
@@ -68,7 +68,7 @@ impl Outcome {
         }
     }
 
-    /// Returns whether the vault now holds exactly the source's value.
+    /// Returns whether the vault now contains exactly the source's value.
     fn verified(&self) -> bool {
         matches!(self, Self::Imported | Self::Skipped(true))
     }

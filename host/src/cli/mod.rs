@@ -4,6 +4,7 @@ mod credential;
 mod exit;
 mod import;
 mod run;
+mod terminal;
 mod value;
 
 use std::path::PathBuf;
@@ -14,6 +15,7 @@ use lahat_host::paths::Paths;
 use lahat_host::store::{STORE_ENV, StoreConfig, StoreKind, TIMEOUT_ENV};
 
 pub use exit::{CliError, ExitCode};
+pub use terminal::SavedTerminal;
 
 const AFTER_HELP: &str = "\
 Exit status:
@@ -107,7 +109,7 @@ fn parse_seconds(raw: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
-/// The longest line of a message that lahat prints, in characters.
+/// The maximum line length of a message that lahat prints, in characters.
 const MAX_PRINTED_LINE: usize = 2000;
 
 /// Makes `text` safe to print on a terminal: control characters other than

@@ -16,8 +16,8 @@ use super::{CliError, ExitCode};
 /// The largest value lahat accepts, in bytes.
 const MAX_VALUE_LEN: usize = 1024 * 1024;
 
-/// Where a value comes from. With neither option, from a no-echo prompt on a
-/// terminal or from stdin otherwise.
+/// The source of a value. With neither option, the value comes from a no-echo
+/// prompt on a terminal or from stdin otherwise.
 #[derive(Debug, Args, Default)]
 pub struct ValueSource {
     /// Read the value from this environment variable.

@@ -16,7 +16,7 @@ use crate::metadata::{MetadataIndex, Timestamp};
 use crate::name::{CredentialName, InvalidName};
 use crate::store::{OpenedStore, StoreConfig, StoreError, Vault, open_store};
 
-/// Where the gate gets its vault.
+/// The source of the gate's vault.
 #[derive(Clone)]
 pub enum VaultSource {
     /// An open vault.
@@ -32,17 +32,17 @@ pub type NoticeSink = Arc<dyn Fn(&str) + Send + Sync>;
 /// Everything a run's credential gate needs besides the manifest.
 #[derive(Clone)]
 pub struct CredentialAccess {
-    /// Where the credential values are.
+    /// The store of the credential values.
     pub source: VaultSource,
     /// The metadata file of a [`VaultSource::Ready`] vault, for expiry and
     /// last-use times; `None` skips both. A lazily opened store brings its
     /// own metadata file.
     pub metadata: Option<MetadataIndex>,
-    /// Where notices about the store choice go.
+    /// The sink for notices about the store choice.
     pub notice: NoticeSink,
 }
 
-/// Why a request was refused.
+/// The reason a request was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {
     /// The name is not a valid credential name.
@@ -80,7 +80,7 @@ impl Refusal {
     }
 }
 
-/// The per-run state that answers `get-credential`.
+/// The per-run state that handles `get-credential`.
 pub struct CredentialGate {
     app_id: String,
     declared: BTreeSet<CredentialName>,
