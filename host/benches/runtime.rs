@@ -68,6 +68,7 @@ fn run(c: &mut Criterion) {
                             source: VaultSource::Ready(vault.clone()),
                             metadata: None,
                             notice: Arc::new(|_| {}),
+                            audit: None,
                         },
                         Limits::default(),
                     ))

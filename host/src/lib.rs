@@ -15,6 +15,7 @@
 
 #![deny(missing_docs)]
 
+pub mod audit;
 mod fsutil;
 pub mod import;
 pub mod manager;

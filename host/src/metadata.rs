@@ -51,6 +51,20 @@ impl Timestamp {
     ///
     /// Returns a message that quotes the value and lists the accepted forms.
     pub fn parse_expiry(raw: &str, now: Self) -> Result<Self, String> {
+        Self::parse_relative(raw, now, true).map_err(|forms| format!("invalid expiry {forms}"))
+    }
+
+    /// Parses a start time given by a person: a date, an RFC 3339 time, or a
+    /// duration before now such as `1h` or `7days`.
+    ///
+    /// # Errors
+    ///
+    /// Returns a message that quotes the value and lists the accepted forms.
+    pub fn parse_since(raw: &str, now: Self) -> Result<Self, String> {
+        Self::parse_relative(raw, now, false).map_err(|forms| format!("invalid start time {forms}"))
+    }
+
+    fn parse_relative(raw: &str, now: Self, forward: bool) -> Result<Self, String> {
         let trimmed = raw.trim();
         let is_date = trimmed.len() == 10 && trimmed.as_bytes().get(4) == Some(&b'-');
         if is_date && let Ok(time) = humantime::parse_rfc3339(&format!("{trimmed}T00:00:00Z")) {
@@ -60,10 +74,13 @@ impl Timestamp {
             return Ok(Self(time));
         }
         if let Ok(duration) = humantime::parse_duration(trimmed) {
-            return Ok(Self(now.0 + duration));
+            let shifted = if forward { now.0.checked_add(duration) } else { now.0.checked_sub(duration) };
+            if let Some(time) = shifted {
+                return Ok(Self(time));
+            }
         }
         Err(format!(
-            "invalid expiry {:?}: use a date such as 2027-01-31, a time such as 2027-01-31T12:00:00Z, or a duration such as 90days",
+            "{:?}: use a date such as 2027-01-31, a time such as 2027-01-31T12:00:00Z, or a duration such as 90days",
             trimmed.chars().take(64).collect::<String>()
         ))
     }
@@ -293,6 +310,19 @@ mod tests {
         );
         assert_eq!(Timestamp::parse_expiry("90days", now).unwrap(), at("2027-03-04T20:00:00Z"));
         assert_eq!(Timestamp::parse_expiry("12h", now).unwrap(), at("2026-12-05T08:00:00Z"));
+    }
+
+    #[test]
+    fn since_counts_back() {
+        let now = at("2026-12-04T20:00:00Z");
+        assert_eq!(Timestamp::parse_since("2h", now).unwrap(), at("2026-12-04T18:00:00Z"));
+        assert_eq!(Timestamp::parse_since("2026-12-01", now).unwrap(), at("2026-12-01T00:00:00Z"));
+    }
+
+    #[test]
+    fn huge_duration_is_rejected() {
+        let err = Timestamp::parse_expiry("999999999999years", Timestamp::now()).unwrap_err();
+        assert!(err.contains("invalid expiry"), "{err}");
     }
 
     #[test]

@@ -44,6 +44,11 @@ impl InvalidName {
         }
     }
 
+    /// Returns the rejected name, escaped, quoted and shortened.
+    pub fn quoted_value(&self) -> &str {
+        &self.value
+    }
+
     /// Returns the rule the name breaks, without the name itself.
     pub fn reason(&self) -> &str {
         &self.reason

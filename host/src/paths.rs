@@ -13,12 +13,15 @@ pub struct Paths {
     pub data_dir: PathBuf,
     /// Files that can be rebuilt: compiled components.
     pub cache_dir: PathBuf,
+    /// Records of what happened: the audit log.
+    pub state_dir: PathBuf,
 }
 
 impl Paths {
     /// Uses `LAHAT_HOME` when it is set and not empty, otherwise the
-    /// platform's folders (on Linux `$XDG_DATA_HOME/lahat` and
-    /// `$XDG_CACHE_HOME/lahat`).
+    /// platform's folders (on Linux `$XDG_DATA_HOME/lahat`,
+    /// `$XDG_CACHE_HOME/lahat` and `$XDG_STATE_HOME/lahat`; other platforms
+    /// keep state in the data folder).
     ///
     /// # Errors
     ///
@@ -34,6 +37,7 @@ impl Paths {
         Ok(Self {
             data_dir: dirs.data_dir().to_owned(),
             cache_dir: dirs.cache_dir().to_owned(),
+            state_dir: dirs.state_dir().unwrap_or(dirs.data_dir()).to_owned(),
         })
     }
 
@@ -42,6 +46,7 @@ impl Paths {
         Self {
             data_dir: root.join("data"),
             cache_dir: root.join("cache"),
+            state_dir: root.join("state"),
         }
     }
 
@@ -53,6 +58,11 @@ impl Paths {
     /// Returns the metadata file of the credentials in the OS keychain.
     pub fn keychain_metadata(&self) -> PathBuf {
         self.data_dir.join("keychain-metadata.json")
+    }
+
+    /// Returns the audit log's path.
+    pub fn audit_log(&self) -> PathBuf {
+        self.state_dir.join(crate::audit::AUDIT_FILE_NAME)
     }
 
     /// Returns the folder of precompiled components.

@@ -3,6 +3,7 @@
 //! (gnome-keyring-daemon on a private D-Bus session) and the encrypted vault
 //! file.
 
+mod audit;
 mod cli;
 mod crash;
 mod file_store;

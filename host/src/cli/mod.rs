@@ -1,5 +1,6 @@
 //! The `lahat` command line: argument types and dispatch.
 
+mod audit;
 mod credential;
 mod exit;
 mod import;
@@ -75,6 +76,9 @@ enum Command {
     /// Manage the credentials in the vault.
     #[command(subcommand)]
     Credential(credential::CredentialCommand),
+    /// Show the audit log of credential requests: time, app, credential,
+    /// outcome and component hash, never values.
+    Audit(audit::AuditArgs),
 }
 
 impl Cli {
@@ -91,6 +95,7 @@ impl Cli {
             Command::Run(args) => run::run(args, &paths, store_config).await,
             Command::Inspect(args) => run::inspect(args, &paths),
             Command::Credential(command) => credential::execute(command, &store_config).await,
+            Command::Audit(args) => audit::execute(args, &paths),
         }
     }
 }

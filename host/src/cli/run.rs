@@ -7,9 +7,11 @@ use std::time::Duration;
 use clap::Args;
 use lahat_host::manifest::{MANIFEST_FILE_NAME, Manifest, ManifestError};
 use lahat_host::paths::Paths;
-use lahat_host::runtime::{ComponentCache, CredentialAccess, Limits, RunError, RunOutcome, Runtime, VaultSource};
+use lahat_host::audit::AuditLog;
+use lahat_host::runtime::{
+    AuditTarget, ComponentCache, CredentialAccess, Limits, RunError, RunOutcome, Runtime, VaultSource,
+};
 use lahat_host::store::StoreConfig;
-use sha2::{Digest, Sha256};
 
 use super::{CliError, ExitCode};
 
@@ -51,8 +53,8 @@ pub async fn run(args: RunArgs, paths: &Paths, store: StoreConfig) -> Result<Exi
     let manifest = load_manifest(&args.path)?;
     let cache = (!args.no_cache).then(|| ComponentCache::new(paths.component_cache()));
     let runtime = new_runtime(cache)?;
-    let (component, outcome) = runtime.load_component(&manifest.component_path()).map_err(run_error)?;
-    tracing::debug!(app = %manifest.app.id, cache = ?outcome, "component loaded");
+    let loaded = runtime.load_component(&manifest.component_path()).map_err(run_error)?;
+    tracing::debug!(app = %manifest.app.id, cache = ?loaded.cache, "component loaded");
 
     let limits = Limits {
         max_memory_bytes: args.max_memory as usize * 1024 * 1024,
@@ -62,8 +64,12 @@ pub async fn run(args: RunArgs, paths: &Paths, store: StoreConfig) -> Result<Exi
         source: VaultSource::Lazy(store),
         metadata: None,
         notice: Arc::new(|line: &str| eprintln!("{}", super::printable(line))),
+        audit: Some(AuditTarget {
+            log: Arc::new(AuditLog::new(paths.audit_log())),
+            component_sha256: loaded.sha256.clone(),
+        }),
     };
-    let result = runtime.run(&manifest, &component, &args.args, access, limits).await;
+    let result = runtime.run(&manifest, &loaded.component, &args.args, access, limits).await;
     match result {
         Ok(RunOutcome::Exited(status)) => Ok(ExitCode::from_app_status(status)),
         Err(err) => Err(run_error(err)),
@@ -73,16 +79,10 @@ pub async fn run(args: RunArgs, paths: &Paths, store: StoreConfig) -> Result<Exi
 pub fn inspect(args: InspectArgs, paths: &Paths) -> Result<ExitCode, CliError> {
     let manifest = load_manifest(&args.path)?;
     let component_path = manifest.component_path();
-    let wasm = std::fs::read(&component_path).map_err(|err| {
-        CliError::new(
-            ExitCode::DATA_ERROR,
-            format!("invalid component {}: cannot read it: {err}", component_path.display()),
-        )
-    })?;
     let runtime = new_runtime(Some(ComponentCache::new(paths.component_cache())))?;
-    let (component, _) = runtime.load_component(&component_path).map_err(run_error)?;
-    let (imports, exports) = runtime.interfaces(&component);
-    let sha256 = hex::encode(Sha256::digest(&wasm));
+    let loaded = runtime.load_component(&component_path).map_err(run_error)?;
+    let (imports, exports) = runtime.interfaces(&loaded.component);
+    let sha256 = loaded.sha256;
 
     if args.json {
         let credentials: Vec<_> = manifest

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use secrecy::SecretString;
 use tokio::sync::OnceCell;
 
+use crate::audit::{AuditLog, AuditRecord};
 use crate::manager::blocking;
 use crate::metadata::{MetadataIndex, Timestamp};
 use crate::name::{CredentialName, InvalidName};
@@ -40,6 +41,17 @@ pub struct CredentialAccess {
     pub metadata: Option<MetadataIndex>,
     /// The sink for notices about the store choice.
     pub notice: NoticeSink,
+    /// The audit log and the component's hash; `None` records nothing.
+    pub audit: Option<AuditTarget>,
+}
+
+/// Where a run's credential requests are recorded.
+#[derive(Clone)]
+pub struct AuditTarget {
+    /// The log.
+    pub log: Arc<AuditLog>,
+    /// The SHA-256 of the running component, in hex.
+    pub component_sha256: String,
 }
 
 /// The reason a request was refused.
@@ -109,6 +121,61 @@ impl CredentialGate {
     ///
     /// Returns the [`Refusal`] of the first check that fails.
     pub async fn resolve(&self, raw_name: &str) -> Result<SecretString, Refusal> {
+        let outcome = self.check_and_read(raw_name).await;
+        let outcome = self.audit(raw_name, outcome).await;
+        if outcome.is_ok()
+            && let Ok(name) = CredentialName::parse(raw_name)
+            && let Ok((_, metadata)) = self.vault().await
+        {
+            self.record_use(metadata, &name).await;
+        }
+        outcome
+    }
+
+    /// Records `outcome` in the audit log, and turns a delivery that cannot be
+    /// recorded into a refusal.
+    async fn audit(
+        &self,
+        raw_name: &str,
+        outcome: Result<SecretString, Refusal>,
+    ) -> Result<SecretString, Refusal> {
+        let Some(audit) = &self.access.audit else {
+            return outcome;
+        };
+        let credential = match &outcome {
+            Err(Refusal::InvalidName(err)) => err.quoted_value().to_owned(),
+            _ => raw_name.to_owned(),
+        };
+        let record = AuditRecord {
+            time: Timestamp::now(),
+            app: self.app_id.clone(),
+            component_sha256: audit.component_sha256.clone(),
+            credential,
+            outcome: match &outcome {
+                Ok(_) => "delivered".to_owned(),
+                Err(refusal) => refusal.kind().to_owned(),
+            },
+        };
+        let log = Arc::clone(&audit.log);
+        let written = tokio::task::spawn_blocking(move || log.append(&record))
+            .await
+            .map_err(std::io::Error::other)
+            .and_then(|result| result);
+        match (outcome, written) {
+            (outcome, Ok(())) => outcome,
+            // The value is withheld when its delivery cannot be recorded.
+            (Ok(_value), Err(err)) => Err(Refusal::Unavailable {
+                detail: format!("cannot write the audit log {}: {err}", audit.log.path().display()),
+                summary: "the host cannot record the access, so it withheld the credential",
+            }),
+            (Err(refusal), Err(err)) => {
+                tracing::warn!(app = %self.app_id, error = %err, "cannot write the audit log");
+                Err(refusal)
+            }
+        }
+    }
+
+    async fn check_and_read(&self, raw_name: &str) -> Result<SecretString, Refusal> {
         let name = CredentialName::parse(raw_name)?;
         if !self.declared.contains(&name) {
             return Err(Refusal::NotDeclared(name));
@@ -116,10 +183,7 @@ impl CredentialGate {
         let (vault, metadata) = self.vault().await?;
         check_expiry(metadata, &name).await?;
         match vault.get(&name).await {
-            Ok(Some(value)) => {
-                self.record_use(metadata, &name).await;
-                Ok(value)
-            }
+            Ok(Some(value)) => Ok(value),
             Ok(None) => Err(Refusal::NotFound(name)),
             Err(err) => Err(unavailable(&err)),
         }
@@ -233,6 +297,7 @@ mod tests {
             source: VaultSource::Ready(vault),
             metadata: None,
             notice: Arc::new(|_| {}),
+            audit: None,
         };
         CredentialGate::new("test-app".to_owned(), declared, access)
     }

@@ -12,6 +12,8 @@ mod gate;
 mod state;
 
 use std::path::Path;
+
+use sha2::Digest;
 use std::time::Duration;
 
 use wasmtime::component::{Component, Linker};
@@ -19,7 +21,7 @@ use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::p2::bindings::Command;
 
 pub use cache::{CacheOutcome, ComponentCache};
-pub use gate::{CredentialAccess, CredentialGate, NoticeSink, Refusal, VaultSource};
+pub use gate::{AuditTarget, CredentialAccess, CredentialGate, NoticeSink, Refusal, VaultSource};
 
 use crate::manifest::Manifest;
 use state::RunState;
@@ -48,6 +50,16 @@ impl Default for Limits {
             timeout: Duration::from_secs(300),
         }
     }
+}
+
+/// A compiled component and what identifies it.
+pub struct LoadedComponent {
+    /// The compiled component.
+    pub component: Component,
+    /// The SHA-256 of the component file, in hex.
+    pub sha256: String,
+    /// Whether the cache supplied the machine code.
+    pub cache: CacheOutcome,
 }
 
 /// The end of a run that the app itself chose.
@@ -117,7 +129,7 @@ impl Runtime {
     ///
     /// Returns [`RunError::InvalidComponent`] when the file cannot be read or
     /// is not a WebAssembly component.
-    pub fn load_component(&self, path: &Path) -> Result<(Component, CacheOutcome), RunError> {
+    pub fn load_component(&self, path: &Path) -> Result<LoadedComponent, RunError> {
         let invalid = |message: String| RunError::InvalidComponent {
             path: path.display().to_string(),
             message,
@@ -131,10 +143,15 @@ impl Runtime {
             )));
         }
         let wasm = std::fs::read(path).map_err(|err| invalid(format!("cannot read it: {err}")))?;
-        self.compile(&wasm).map_err(|err| {
+        let (component, cache) = self.compile(&wasm).map_err(|err| {
             invalid(format!(
                 "{err:#}; build the app for the wasm32-wasip2 target so that it is a WebAssembly component"
             ))
+        })?;
+        Ok(LoadedComponent {
+            component,
+            sha256: hex::encode(sha2::Sha256::digest(&wasm)),
+            cache,
         })
     }
 

@@ -1,0 +1,173 @@
+//! The audit log: one JSON line per `get-credential` call, with the time, the
+//! app, the component's SHA-256, the credential name and the outcome, never
+//! the value.
+//!
+//! A delivery is recorded before the value is handed to the guest, and a
+//! delivery that cannot be recorded does not happen (the log fails closed).
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::fsutil::{create_private_dir, parent_or_current};
+use crate::metadata::Timestamp;
+
+/// The audit log's file name inside lahat's state folder.
+pub const AUDIT_FILE_NAME: &str = "audit.jsonl";
+
+/// One `get-credential` call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// When the call was answered.
+    pub time: Timestamp,
+    /// The app id from the manifest.
+    pub app: String,
+    /// The SHA-256 of the component's bytes, in hex.
+    pub component_sha256: String,
+    /// The requested name; an invalid name is escaped and shortened.
+    pub credential: String,
+    /// `delivered`, or the refusal: `invalid-name`, `not-declared`,
+    /// `expired`, `not-found` or `unavailable`.
+    pub outcome: String,
+}
+
+/// The append-only audit log file.
+pub struct AuditLog {
+    path: PathBuf,
+    file: Mutex<Option<File>>,
+}
+
+impl AuditLog {
+    /// Uses the log at `path`, created with mode 0600 on the first record.
+    pub fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            file: Mutex::new(None),
+        }
+    }
+
+    /// Returns the log's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends `record` as one line.
+    ///
+    /// # Errors
+    ///
+    /// Returns the I/O error when the log cannot be opened or written.
+    pub fn append(&self, record: &AuditRecord) -> std::io::Result<()> {
+        let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        let mut guard = self.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if guard.is_none() {
+            *guard = Some(open_for_append(&self.path)?);
+        }
+        let Some(file) = guard.as_mut() else {
+            return Err(std::io::Error::other("the audit log is not open"));
+        };
+        // One write per line: with O_APPEND, lines from concurrent lahat
+        // processes do not interleave.
+        file.write_all(&line)
+    }
+
+    /// Reads every record; a missing log reads as empty. Lines that are not
+    /// valid records are counted, not returned.
+    ///
+    /// # Errors
+    ///
+    /// Returns the I/O error when the log cannot be read.
+    pub fn read(&self) -> std::io::Result<(Vec<AuditRecord>, usize)> {
+        let file = match File::open(&self.path) {
+            Ok(file) => file,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+            Err(err) => return Err(err),
+        };
+        let mut records = Vec::new();
+        let mut invalid = 0;
+        for line in BufReader::new(file).lines() {
+            match serde_json::from_str(&line?) {
+                Ok(record) => records.push(record),
+                Err(_) => invalid += 1,
+            }
+        }
+        Ok((records, invalid))
+    }
+}
+
+fn open_for_append(path: &Path) -> std::io::Result<File> {
+    create_private_dir(parent_or_current(path))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.append(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(app: &str, outcome: &str) -> AuditRecord {
+        AuditRecord {
+            time: "2026-12-04T20:00:00Z".parse().unwrap(),
+            app: app.to_owned(),
+            component_sha256: "ab".repeat(32),
+            credential: "demo.greeting".to_owned(),
+            outcome: outcome.to_owned(),
+        }
+    }
+
+    #[test]
+    fn records_round_trip() {
+        let folder = tempfile::tempdir().unwrap();
+        let log = AuditLog::new(folder.path().join("state").join(AUDIT_FILE_NAME));
+        assert_eq!(log.read().unwrap(), (Vec::new(), 0));
+        log.append(&record("greeter", "delivered")).unwrap();
+        log.append(&record("hostile", "not-declared")).unwrap();
+        let (records, invalid) = log.read().unwrap();
+        assert_eq!(records, [record("greeter", "delivered"), record("hostile", "not-declared")]);
+        assert_eq!(invalid, 0);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn log_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let folder = tempfile::tempdir().unwrap();
+        let log = AuditLog::new(folder.path().join(AUDIT_FILE_NAME));
+        log.append(&record("greeter", "delivered")).unwrap();
+        let mode = std::fs::metadata(log.path()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "mode {mode:o}");
+    }
+
+    #[test]
+    fn invalid_lines_are_counted() {
+        let folder = tempfile::tempdir().unwrap();
+        let log = AuditLog::new(folder.path().join(AUDIT_FILE_NAME));
+        log.append(&record("greeter", "delivered")).unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(log.path())
+            .unwrap()
+            .write_all(b"not json\n")
+            .unwrap();
+        let (records, invalid) = log.read().unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(invalid, 1);
+    }
+
+    #[test]
+    fn unwritable_log_is_an_error() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join(AUDIT_FILE_NAME);
+        std::fs::create_dir(&path).unwrap();
+        assert!(AuditLog::new(path).append(&record("greeter", "delivered")).is_err());
+    }
+}
