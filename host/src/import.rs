@@ -319,11 +319,12 @@ fn plan_keychain(
 /// Unix epoch, the two forms JavaScript's `Date` serializes to.
 fn parse_created(value: &Value) -> Option<Timestamp> {
     if let Some(text) = value.as_str() {
-        return text.parse().ok();
+        let parsed: Timestamp = text.parse().ok()?;
+        return Timestamp::checked(parsed.as_system_time());
     }
     let millis = value.as_u64()?;
     let time = std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_millis(millis))?;
-    Some(Timestamp::from(time))
+    Timestamp::checked(time)
 }
 
 /// Returns `raw` as a credential name, changed to be valid when needed:

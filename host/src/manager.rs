@@ -78,6 +78,10 @@ pub struct DoctorReport {
     /// Credentials whose secret cannot be read, with the problem and the
     /// fix; doctor changes nothing for them.
     pub damaged: Vec<(CredentialName, String)>,
+    /// Temporary files that killed writers left beside the metadata (and,
+    /// for the vault file, beside the vault), now deleted. They can contain
+    /// encrypted old values.
+    pub temporary_files_removed: usize,
 }
 
 /// Secrets and metadata, managed together.
@@ -114,6 +118,7 @@ impl CredentialManager {
     /// metadata file fails. When the metadata write fails after the secret
     /// was stored, the credential exists and `doctor` adds its metadata.
     pub async fn add(&self, name: &CredentialName, new: NewCredential, replace: bool) -> Result<(), ManageError> {
+        let _operation = self.begin_change().await?;
         if !replace && self.vault.get(name).await?.is_some() {
             return Err(ManageError::AlreadyExists(name.clone()));
         }
@@ -140,6 +145,7 @@ impl CredentialManager {
     /// Returns [`ManageError::NotFound`] when there is no such credential and
     /// [`ManageError::Store`] when the store or the metadata file fails.
     pub async fn edit(&self, name: &CredentialName, changes: CredentialChanges) -> Result<(), ManageError> {
+        let _operation = self.begin_change().await?;
         if self.vault.get(name).await?.is_none() {
             return Err(ManageError::NotFound(name.clone()));
         }
@@ -172,6 +178,7 @@ impl CredentialManager {
     /// Returns [`ManageError::NotFound`] when there is no such credential and
     /// [`ManageError::Store`] when the store or the metadata file fails.
     pub async fn delete(&self, name: &CredentialName) -> Result<(), ManageError> {
+        let _operation = self.begin_change().await?;
         if !self.vault.delete(name).await? {
             return Err(ManageError::NotFound(name.clone()));
         }
@@ -196,6 +203,10 @@ impl CredentialManager {
     /// [`ManageError::AlreadyExists`] when `new` does, and
     /// [`ManageError::Store`] when the store or the metadata file fails.
     pub async fn rename(&self, old: &CredentialName, new: &CredentialName) -> Result<(), ManageError> {
+        if old == new {
+            return Err(ManageError::AlreadyExists(new.clone()));
+        }
+        let _operation = self.begin_change().await?;
         let value = self
             .vault
             .get(old)
@@ -275,6 +286,7 @@ impl CredentialManager {
     /// Returns [`ManageError::Store`] when the store or the metadata file
     /// fails; nothing is changed then.
     pub async fn doctor(&self) -> Result<DoctorReport, ManageError> {
+        let _operation = self.begin_change().await?;
         let secrets: BTreeSet<CredentialName> = self.vault.list().await?.into_iter().collect();
         let mut damaged = Vec::new();
         for name in &secrets {
@@ -301,7 +313,31 @@ impl CredentialManager {
             })
             .await?;
         report.damaged = damaged;
+        let folder = crate::fsutil::parent_or_current(self.index.path()).to_owned();
+        report.temporary_files_removed = blocking(move || {
+            // Writers finish within seconds; an hour-old file has no owner.
+            crate::fsutil::remove_stale_temporaries(&folder, std::time::Duration::from_secs(3600)).map_err(|err| {
+                StoreError::Unavailable(format!("cannot clean temporary files in {}: {err}", folder.display()))
+            })
+        })
+        .await?;
         Ok(report)
+    }
+
+    /// Takes the exclusive operation lock and checks that the metadata file
+    /// is readable, so that no change starts that could not finish. The lock
+    /// is held until the returned file is dropped; it orders whole
+    /// operations of concurrent lahat processes, such as a rename against a
+    /// set of the same name.
+    async fn begin_change(&self) -> Result<std::fs::File, ManageError> {
+        let index = self.index.clone();
+        let lock = blocking(move || {
+            let lock = index.lock_operations()?;
+            index.load()?;
+            Ok(lock)
+        })
+        .await?;
+        Ok(lock)
     }
 
     async fn load_index(&self) -> Result<MetadataMap, StoreError> {

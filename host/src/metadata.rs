@@ -32,7 +32,18 @@ const FORMAT_VERSION: u32 = 1;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Timestamp(SystemTime);
 
+/// The latest time RFC 3339 can write with a four-digit year,
+/// 9999-12-31T23:59:59Z, in seconds after the Unix epoch.
+const MAX_SECONDS: u64 = 253_402_300_799;
+
 impl Timestamp {
+    /// Returns `time` when RFC 3339 can write it: from the Unix epoch up to
+    /// the end of the year 9999.
+    pub fn checked(time: SystemTime) -> Option<Self> {
+        let seconds = time.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+        (seconds <= MAX_SECONDS).then_some(Self(time))
+    }
+
     /// Returns the current time.
     pub fn now() -> Self {
         Self(SystemTime::now())
@@ -75,20 +86,14 @@ impl Timestamp {
         }
         if let Ok(duration) = humantime::parse_duration(trimmed) {
             let shifted = if forward { now.0.checked_add(duration) } else { now.0.checked_sub(duration) };
-            if let Some(time) = shifted {
-                return Ok(Self(time));
+            if let Some(time) = shifted.and_then(Self::checked) {
+                return Ok(time);
             }
         }
         Err(format!(
-            "{:?}: use a date such as 2027-01-31, a time such as 2027-01-31T12:00:00Z, or a duration such as 90days",
+            "{:?}: use a date such as 2027-01-31, a UTC time such as 2027-01-31T12:00:00Z, or a duration such as 90days, up to the year 9999",
             trimmed.chars().take(64).collect::<String>()
         ))
-    }
-}
-
-impl From<SystemTime> for Timestamp {
-    fn from(time: SystemTime) -> Self {
-        Self(time)
     }
 }
 
@@ -263,7 +268,7 @@ impl MetadataIndex {
         };
         let file: MetadataFile = serde_json::from_slice(&bytes).map_err(|err| {
             StoreError::Corrupt(format!(
-                "the metadata file {} is invalid ({err}); fix it or move it away, then run `lahat credential doctor` to rebuild it",
+                "the metadata file {} is invalid ({err}); fix it, or move it away and run `lahat credential doctor`, which rebuilds it without descriptions, expiry times or usage history",
                 self.path.display()
             ))
         })?;
@@ -277,10 +282,25 @@ impl MetadataIndex {
         Ok(file.credentials)
     }
 
+    /// Takes the exclusive lock that management operations hold from start
+    /// to end; it is released when the returned file is dropped.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`StoreError::Unavailable`] when the lock file cannot be
+    /// created or locked.
+    pub fn lock_operations(&self) -> Result<std::fs::File, StoreError> {
+        self.lock_file(".operation.lock", true)
+    }
+
     fn lock(&self, exclusive: bool) -> Result<std::fs::File, StoreError> {
+        self.lock_file(".lock", exclusive)
+    }
+
+    fn lock_file(&self, suffix: &str, exclusive: bool) -> Result<std::fs::File, StoreError> {
         create_private_dir(parent_or_current(&self.path)).map_err(|err| self.io_error("create the folder of", &err))?;
         let mut name = self.path.file_name().unwrap_or_default().to_owned();
-        name.push(".lock");
+        name.push(suffix);
         let lock_file = open_private(&self.path.with_file_name(name)).map_err(|err| self.io_error("lock", &err))?;
         let locked = if exclusive { lock_file.lock() } else { lock_file.lock_shared() };
         locked.map_err(|err| self.io_error("lock", &err))?;
@@ -321,8 +341,17 @@ mod tests {
 
     #[test]
     fn huge_duration_is_rejected() {
-        let err = Timestamp::parse_expiry("999999999999years", Timestamp::now()).unwrap_err();
-        assert!(err.contains("invalid expiry"), "{err}");
+        for raw in ["999999999999years", "18446744073709551615s", "7999years"] {
+            let err = Timestamp::parse_expiry(raw, Timestamp::now()).unwrap_err();
+            assert!(err.contains("invalid expiry"), "{raw}: {err}");
+        }
+    }
+
+    #[test]
+    fn checked_stops_at_year_9999() {
+        let last = std::time::UNIX_EPOCH + std::time::Duration::from_secs(MAX_SECONDS);
+        assert_eq!(Timestamp::checked(last).unwrap().to_string(), "9999-12-31T23:59:59Z");
+        assert!(Timestamp::checked(last + std::time::Duration::from_secs(1)).is_none());
     }
 
     #[test]

@@ -299,3 +299,87 @@ fn binary_value_round_trips() {
     let again = lahat.run(&["--store", "os", "credential", "get", "tls.binary", "--reveal"]);
     assert_eq!(again.stdout, b"\x00\xff\n");
 }
+
+#[test]
+fn concurrent_adds_of_one_name_conflict() {
+    let lahat = Lahat::new().env("LAHAT_PASSPHRASE", "conflict passphrase");
+    let children: Vec<_> = (0..6)
+        .map(|index| {
+            let mut child = lahat
+                .command(&["--store", "file", "credential", "add", "race.key"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(format!("value-{index}").as_bytes()).unwrap();
+            child
+        })
+        .collect();
+    let codes: Vec<Option<i32>> = children.into_iter().map(|child| child.wait_with_output().unwrap().status.code()).collect();
+    assert_eq!(codes.iter().filter(|code| **code == Some(0)).count(), 1, "exactly one add wins: {codes:?}");
+    assert_eq!(codes.iter().filter(|code| **code == Some(73)).count(), 5, "the others report the conflict: {codes:?}");
+}
+
+#[test]
+fn concurrent_sets_keep_value_and_kind_together() {
+    let lahat = Lahat::new().env("LAHAT_PASSPHRASE", "kind passphrase");
+    let children: Vec<_> = (0..6)
+        .map(|index| {
+            let mut args = vec!["--store", "file", "credential", "set", "mixed.key"];
+            if index % 2 == 0 {
+                args.push("--binary");
+            }
+            let mut child = lahat
+                .command(&args)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(format!("value-{index}").as_bytes()).unwrap();
+            child
+        })
+        .collect();
+    for child in children {
+        assert!(child.wait_with_output().unwrap().status.success());
+    }
+    // A text value marked binary, or the reverse, cannot be revealed.
+    let revealed = lahat.run(&["--store", "file", "credential", "get", "mixed.key", "--reveal"]);
+    assert_success(&revealed, "get after concurrent sets");
+    assert!(stdout(&revealed).starts_with("value-"), "{}", stdout(&revealed));
+}
+
+#[test]
+fn pointless_edits_and_renames_are_rejected() {
+    let lahat = Lahat::new().env("LAHAT_PASSPHRASE", "pointless passphrase");
+    lahat.set("file", "aws.default", "key");
+    let edit = lahat.run(&["--store", "file", "credential", "edit", "aws.default"]);
+    assert_exit(&edit, 2, "edit with nothing to change");
+    assert!(stderr(&edit).contains("nothing to change"), "{}", stderr(&edit));
+    let rename = lahat.run(&["--store", "file", "credential", "rename", "aws.default", "aws.default"]);
+    assert_exit(&rename, 2, "rename onto itself");
+    let description = lahat.run(&["--store", "file", "credential", "edit", "aws.default", "--description", "two\nlines"]);
+    assert_exit(&description, 2, "a description with a newline");
+}
+
+#[test]
+fn doctor_removes_stale_temporary_files() {
+    let lahat = Lahat::new().env("LAHAT_PASSPHRASE", "temporary passphrase");
+    lahat.set("file", "aws.default", "key");
+    let stale = lahat.home.path().join("data/.lahat-tmp-killed");
+    let fresh = lahat.home.path().join("data/.lahat-tmp-writing");
+    std::fs::write(&stale, b"encrypted leftovers").unwrap();
+    std::fs::write(&fresh, b"a write in progress").unwrap();
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    std::fs::File::options().write(true).open(&stale).unwrap().set_modified(two_hours_ago).unwrap();
+
+    let output = lahat.run(&["--store", "file", "credential", "doctor", "--json"]);
+    assert_success(&output, "doctor");
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(report["temporary_files_removed"], 1);
+    assert!(!stale.exists(), "the stale file must be gone");
+    assert!(fresh.exists(), "a recent file may belong to a running write");
+}

@@ -51,8 +51,9 @@ pub struct SetArgs {
     name: CredentialName,
     #[command(flatten)]
     source: ValueSource,
-    /// A note for people, such as what the key is for.
-    #[arg(long)]
+    /// A note for people, such as what the key is for: one line of at most
+    /// 200 characters.
+    #[arg(long, value_parser = parse_description)]
     description: Option<String>,
     /// When apps stop receiving the credential: a date (2027-01-31), an
     /// RFC 3339 time, or a duration from now (90days).
@@ -70,8 +71,8 @@ pub struct EditArgs {
     value: bool,
     #[command(flatten)]
     source: ValueSource,
-    /// A new description.
-    #[arg(long, conflicts_with = "clear_description")]
+    /// A new description: one line of at most 200 characters.
+    #[arg(long, conflicts_with = "clear_description", value_parser = parse_description)]
     description: Option<String>,
     /// Remove the description.
     #[arg(long)]
@@ -143,6 +144,12 @@ pub(super) fn parse_name(raw: &str) -> Result<CredentialName, String> {
     CredentialName::parse(raw).map_err(|err| err.to_string())
 }
 
+fn parse_description(raw: &str) -> Result<String, String> {
+    lahat_host::manifest::Text::try_from(raw.to_owned())
+        .map(|text| text.as_str().to_owned())
+        .map_err(|err| format!("invalid description: {err}"))
+}
+
 fn parse_expiry(raw: &str) -> Result<Timestamp, String> {
     Timestamp::parse_expiry(raw, Timestamp::now())
 }
@@ -175,6 +182,20 @@ pub async fn execute(command: CredentialCommand, config: &StoreConfig) -> Result
         CredentialCommand::Set(args) => store_new(&manager, args, value, true, &store).await?,
         CredentialCommand::Add(args) => store_new(&manager, args, value, false, &store).await?,
         CredentialCommand::Edit(args) => {
+            let nothing = value.is_none()
+                && args.description.is_none()
+                && !args.clear_description
+                && args.expires.is_none()
+                && !args.no_expiry;
+            if nothing {
+                return Err(CliError::new(
+                    ExitCode::USAGE,
+                    format!(
+                        "nothing to change for {}; pass --value, --description, --clear-description, --expires or --no-expiry",
+                        args.name
+                    ),
+                ));
+            }
             let kind = value.is_some().then_some(if args.source.binary {
                 CredentialKind::Binary
             } else {
@@ -212,6 +233,12 @@ pub async fn execute(command: CredentialCommand, config: &StoreConfig) -> Result
             }
         }
         CredentialCommand::Rename(args) => {
+            if args.old == args.new {
+                return Err(CliError::new(
+                    ExitCode::USAGE,
+                    format!("the old and new names are both {}; pass a different new name", args.old),
+                ));
+            }
             manager.rename(&args.old, &args.new).await.map_err(manage_error)?;
             eprintln!("renamed {} to {} in {store}", args.old, args.new);
         }
@@ -258,9 +285,18 @@ pub async fn execute(command: CredentialCommand, config: &StoreConfig) -> Result
                     .collect();
                 println!(
                     "{}",
-                    json!({ "adopted": report.adopted, "removed": report.removed, "damaged": damaged })
+                    json!({
+                        "adopted": report.adopted,
+                        "removed": report.removed,
+                        "damaged": damaged,
+                        "temporary_files_removed": report.temporary_files_removed,
+                    })
                 );
-            } else if report.adopted.is_empty() && report.removed.is_empty() && report.damaged.is_empty() {
+            } else if report.adopted.is_empty()
+                && report.removed.is_empty()
+                && report.damaged.is_empty()
+                && report.temporary_files_removed == 0
+            {
                 println!("the credentials and their metadata agree; nothing to repair");
             } else {
                 for name in &report.adopted {
@@ -271,6 +307,12 @@ pub async fn execute(command: CredentialCommand, config: &StoreConfig) -> Result
                 }
                 for (name, problem) in &report.damaged {
                     println!("cannot read {name}: {}", printable(problem));
+                }
+                if report.temporary_files_removed > 0 {
+                    println!(
+                        "removed {} temporary file(s) left by interrupted writes",
+                        report.temporary_files_removed
+                    );
                 }
             }
             if !report.damaged.is_empty() {
@@ -370,7 +412,7 @@ fn print_details(listed: &ListedCredential, store: &str) {
 fn print_metadata(metadata: &CredentialMetadata) {
     let now = Timestamp::now();
     if let Some(description) = &metadata.description {
-        println!("description: {}", printable(description));
+        println!("description: {}", one_line(description));
     }
     let kind = match metadata.kind {
         CredentialKind::Secret => "secret",
@@ -402,6 +444,12 @@ fn print_metadata(metadata: &CredentialMetadata) {
     }
 }
 
+/// Shows `text` on one line: newlines appear as `\n`, so a stored
+/// description cannot fake extra lines of output.
+fn one_line(text: &str) -> String {
+    printable(text).replace('\n', "\\n")
+}
+
 fn print_grouped(credentials: &[ListedCredential]) {
     let mut groups: BTreeMap<&str, Vec<&ListedCredential>> = BTreeMap::new();
     for listed in credentials {
@@ -417,7 +465,7 @@ fn print_grouped(credentials: &[ListedCredential]) {
                 Some(metadata) => metadata
                     .description
                     .as_ref()
-                    .map(|description| format!("  {}", printable(description)))
+                    .map(|description| format!("  {}", one_line(description)))
                     .unwrap_or_default(),
             };
             println!("  {}{note}", listed.name);

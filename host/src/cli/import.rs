@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{ArgGroup, Args};
 use lahat_host::ExposeSecret;
 use lahat_host::import::{ImportItem, ImportPlan, ImportSource, LEGACY_KEYCHAIN_SERVICE, plan_from_env, plan_from_lahat_dir};
-use lahat_host::manager::{CredentialManager, NewCredential};
+use lahat_host::manager::{CredentialManager, ManageError, NewCredential};
 use lahat_host::name::CredentialName;
 use lahat_host::store::{KeychainStore, StoreConfig, StoreError};
 use serde_json::{Value, json};
@@ -79,25 +79,35 @@ pub async fn execute(args: ImportArgs, config: &StoreConfig) -> Result<ExitCode,
     let manager = open(config).await?;
 
     let mut outcomes = Vec::with_capacity(plan.items.len());
+    let mut planned = std::collections::BTreeSet::new();
     for item in &plan.items {
-        outcomes.push(apply(&manager, item, args.dry_run).await?);
+        let outcome = if args.dry_run && !planned.insert(item.target.clone()) {
+            // An earlier item of this dry run would already have created it.
+            Outcome::WouldSkip
+        } else {
+            apply(&manager, item, args.dry_run).await?
+        };
+        outcomes.push(outcome);
     }
 
     let mut wiped = Vec::new();
     let mut backup = None;
     if args.wipe_plaintext && !args.dry_run && let Some(dir) = &args.from_lahat {
-        let keys: Vec<String> = plan
+        let verified: Vec<(String, &lahat_host::SecretString)> = plan
             .items
             .iter()
             .zip(&outcomes)
             .filter(|(_, outcome)| outcome.verified())
             .filter_map(|(item, _)| match &item.source {
-                ImportSource::PlaintextConfig(key) => Some(key.clone()),
+                ImportSource::PlaintextConfig(key) => Some((key.clone(), &item.value)),
                 _ => None,
             })
             .collect();
-        if !keys.is_empty() {
-            backup = Some(wipe_plaintext(&dir.join("config.json"), &keys)?);
+        if !verified.is_empty() {
+            let (path, keys) = wipe_plaintext(&dir.join("config.json"), &verified)?;
+            if !keys.is_empty() {
+                backup = Some(path);
+            }
             wiped = keys;
         }
     }
@@ -176,7 +186,15 @@ async fn apply(manager: &CredentialManager, item: &ImportItem, dry_run: bool) ->
         created: item.created,
         kind: item.kind,
     };
-    manager.add(&item.target, new, false).await.map_err(manage_error)?;
+    match manager.add(&item.target, new, false).await {
+        Ok(()) => {}
+        // Another process stored the name after the check above.
+        Err(ManageError::AlreadyExists(_)) => {
+            let current = manager.reveal(&item.target).await.map_err(manage_error)?;
+            return Ok(Outcome::Skipped(current.expose_secret() == item.value.expose_secret()));
+        }
+        Err(err) => return Err(manage_error(err)),
+    }
     let stored = manager.reveal(&item.target).await.map_err(manage_error)?;
     if stored.expose_secret() != item.value.expose_secret() {
         return Err(CliError::new(
@@ -190,20 +208,37 @@ async fn apply(manager: &CredentialManager, item: &ImportItem, dry_run: bool) ->
     Ok(Outcome::Imported)
 }
 
-/// Removes `keys` from `config.json` after copying the original to
-/// `config.json.lahat-backup`; returns the backup's path.
-fn wipe_plaintext(config: &Path, keys: &[String]) -> Result<PathBuf, CliError> {
+/// Removes from `config.json` each key of `verified` whose current value is
+/// still the verified one, after copying the original to
+/// `config.json.lahat-backup`; returns the backup's path and the removed
+/// keys. A symbolic link is followed, so the file it points to is rewritten.
+fn wipe_plaintext(
+    config: &Path,
+    verified: &[(String, &lahat_host::SecretString)],
+) -> Result<(PathBuf, Vec<String>), CliError> {
     let fail = |action: &str, path: &Path, err: &dyn std::fmt::Display| {
         CliError::new(ExitCode::FAILURE, format!("cannot {action} {}: {err}", path.display()))
     };
+    let config = &std::fs::canonicalize(config).map_err(|err| fail("resolve", config, &err))?;
     let original = std::fs::read(config).map_err(|err| fail("read", config, &err))?;
+    let permissions = std::fs::metadata(config).map_err(|err| fail("read", config, &err))?.permissions();
     let mut document: serde_json::Map<String, Value> =
         serde_json::from_slice(&original).map_err(|err| fail("parse", config, &err))?;
 
+    // The file is read again here, so a key that changed since the import
+    // read it stays: the vault holds the old value, not the new one.
+    let removable: Vec<String> = verified
+        .iter()
+        .filter(|(key, value)| document.get(key).and_then(Value::as_str) == Some(value.expose_secret()))
+        .map(|(key, _)| key.clone())
+        .collect();
     let backup = unused_backup_path(config);
+    if removable.is_empty() {
+        return Ok((backup, removable));
+    }
     write_private(&backup, &original).map_err(|err| fail("write the backup", &backup, &err))?;
 
-    for key in keys {
+    for key in &removable {
         document.remove(key);
     }
     // electron-store indents config.json with tabs; keep that layout.
@@ -214,9 +249,13 @@ fn wipe_plaintext(config: &Path, keys: &[String]) -> Result<PathBuf, CliError> {
     let folder = config.parent().unwrap_or(Path::new("."));
     let mut temporary = tempfile::NamedTempFile::new_in(folder).map_err(|err| fail("write", config, &err))?;
     std::io::Write::write_all(&mut temporary, &rewritten).map_err(|err| fail("write", config, &err))?;
-    temporary.as_file().sync_all().map_err(|err| fail("write", config, &err))?;
+    temporary
+        .as_file()
+        .set_permissions(permissions)
+        .and_then(|()| temporary.as_file().sync_all())
+        .map_err(|err| fail("write", config, &err))?;
     temporary.persist(config).map_err(|err| fail("replace", config, &err.error))?;
-    Ok(backup)
+    Ok((backup, removable))
 }
 
 fn unused_backup_path(config: &Path) -> PathBuf {
