@@ -60,7 +60,8 @@ fn desktop_folder(service: &SecretService) -> tempfile::TempDir {
         "apiKey": "sk-ant-plain-oldest",
         "dev_openai_api_key": "sk-openai-plain-dev",
         "encryptedApiKey": "djEwAAAAencrypted",
-        "theme": "dark"
+        "theme": "dark",
+        "installId": 123456789012345678901234567890u128
     });
     std::fs::write(folder.path().join("config.json"), serde_json::to_string_pretty(&config).unwrap()).unwrap();
     let metadata = json!([
@@ -184,6 +185,8 @@ fn import_from_lahat_folder() {
     assert_eq!(config["apiKey"], "sk-ant-plain-oldest", "a differing value must stay");
     assert_eq!(config["encryptedApiKey"], "djEwAAAAencrypted");
     assert_eq!(config["theme"], "dark");
+    let rewritten = std::fs::read_to_string(folder.path().join("config.json")).unwrap();
+    assert!(rewritten.contains("123456789012345678901234567890"), "a big number changed: {rewritten}");
     let backup_path = folder.path().join("config.json.lahat-backup");
     let backup: Value = serde_json::from_slice(&std::fs::read(&backup_path).unwrap()).unwrap();
     assert_eq!(backup["claude_api_key"], "sk-ant-plain-main");

@@ -30,6 +30,7 @@ pub struct ValueSource {
 
     /// Store the value as raw bytes: read it exactly, keeping any trailing
     /// newline, and store it base64-encoded. Apps receive the base64 text.
+    /// With `edit`, this reads a new value.
     #[arg(long)]
     pub binary: bool,
 }
