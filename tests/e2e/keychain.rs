@@ -109,10 +109,9 @@ fn bus_without_secret_service_is_unavailable() {
     assert!(stderr(&output).contains("no OS keychain is reachable"), "{}", stderr(&output));
 }
 
-#[test]
-fn silent_bus_times_out() {
-    // A socket that accepts connections and never answers, like a hung daemon.
-    let folder = tempfile::tempdir().unwrap();
+/// Starts a socket that accepts connections and never replies, like a hung
+/// daemon, and returns its D-Bus address.
+fn silent_bus(folder: &tempfile::TempDir) -> String {
     let socket = folder.path().join("silent-bus");
     let listener = UnixListener::bind(&socket).unwrap();
     std::thread::spawn(move || {
@@ -123,8 +122,13 @@ fn silent_bus_times_out() {
             held.push(connection);
         }
     });
-    let bus = format!("unix:path={}", socket.display());
-    let lahat = Lahat::with_bus(&bus);
+    format!("unix:path={}", socket.display())
+}
+
+#[test]
+fn silent_bus_times_out() {
+    let folder = tempfile::tempdir().unwrap();
+    let lahat = Lahat::with_bus(&silent_bus(&folder));
 
     let output = lahat.run(&["--store", "os", "--store-timeout", "1", "credential", "list"]);
     assert_exit(&output, 69, "list against a silent bus");
@@ -146,17 +150,9 @@ fn silent_bus_times_out() {
 #[test]
 fn silent_keychain_is_not_replaced_by_file() {
     let folder = tempfile::tempdir().unwrap();
-    let socket = folder.path().join("silent-bus");
-    let listener = UnixListener::bind(&socket).unwrap();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for connection in listener.incoming().flatten() {
-            held.push(connection);
-        }
-    });
-    // Without `--store`, a keychain that exists but does not answer is an
+    // Without `--store`, a keychain that exists but does not reply is an
     // error: falling back to the vault file would split the credentials.
-    let lahat = Lahat::with_bus(&format!("unix:path={}", socket.display())).env("LAHAT_PASSPHRASE", "fallback passphrase");
+    let lahat = Lahat::with_bus(&silent_bus(&folder)).env("LAHAT_PASSPHRASE", "fallback passphrase");
     let output = lahat.run_with_input(&["--store-timeout", "1", "credential", "set", "demo.greeting"], b"x");
     assert_exit(&output, 69, "automatic choice against a silent bus");
     assert!(!lahat.home.path().join("data/vault.lahat").exists(), "a vault file was created");

@@ -102,6 +102,20 @@ impl Lahat {
         wait_with_guard(child, args)
     }
 
+    /// Starts `lahat ARGS` with `input` written to its stdin and closed,
+    /// without waiting for it; stdout is discarded and stderr captured.
+    pub fn spawn_with_input(&self, args: &[&str], input: &[u8]) -> Child {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot start lahat");
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child
+    }
+
     /// Stores `value` under `name` through `lahat credential set`.
     pub fn set(&self, store: &str, name: &str, value: &str) {
         let output = self.run_with_input(&["--store", store, "credential", "set", name], value.as_bytes());

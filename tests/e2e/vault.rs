@@ -252,16 +252,8 @@ fn concurrent_writers_lose_nothing() {
     let lahat = Lahat::new().env("LAHAT_PASSPHRASE", "concurrency passphrase");
     let children: Vec<_> = (0..8)
         .map(|index| {
-            let mut child = lahat
-                .command(&["--store", "file", "credential", "set", &format!("load.key{index}")])
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap();
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(format!("value-{index}").as_bytes()).unwrap();
-            child
+            let name = format!("load.key{index}");
+            lahat.spawn_with_input(&["--store", "file", "credential", "set", &name], format!("value-{index}").as_bytes())
         })
         .collect();
     for child in children {
@@ -305,16 +297,7 @@ fn concurrent_adds_of_one_name_conflict() {
     let lahat = Lahat::new().env("LAHAT_PASSPHRASE", "conflict passphrase");
     let children: Vec<_> = (0..6)
         .map(|index| {
-            let mut child = lahat
-                .command(&["--store", "file", "credential", "add", "race.key"])
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap();
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(format!("value-{index}").as_bytes()).unwrap();
-            child
+            lahat.spawn_with_input(&["--store", "file", "credential", "add", "race.key"], format!("value-{index}").as_bytes())
         })
         .collect();
     let codes: Vec<Option<i32>> = children.into_iter().map(|child| child.wait_with_output().unwrap().status.code()).collect();
@@ -331,16 +314,7 @@ fn concurrent_sets_keep_value_and_kind_together() {
             if index % 2 == 0 {
                 args.push("--binary");
             }
-            let mut child = lahat
-                .command(&args)
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap();
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(format!("value-{index}").as_bytes()).unwrap();
-            child
+            lahat.spawn_with_input(&args, format!("value-{index}").as_bytes())
         })
         .collect();
     for child in children {
