@@ -27,6 +27,8 @@ export LAHAT_HOME="$bench_dir/lahat"
 export LAHAT_PASSPHRASE="benchmark passphrase"
 printf 'Hello' | "$lahat" --store os credential set demo.greeting
 printf 'Hello' | "$lahat" --store file credential set demo.greeting
+"$lahat" app approve sample-apps/greeter --yes
+"$lahat" app approve tests/guests/fetcher --yes
 
 greeter="sample-apps/greeter"
 hyperfine --warmup 3 --runs 30 --export-markdown "$bench_dir/run.md" \

@@ -36,10 +36,20 @@ printf 'Hello' | "$lahat" credential set demo.greeting
 printf 'top-secret-value' | "$lahat" credential set demo.secret
 "$lahat" credential list
 
-step "Running the greeter, which declares demo.greeting"
+step "Reviewing and approving the greeter, which declares demo.greeting"
+"$lahat" inspect sample-apps/greeter
+# On a terminal, `lahat run` asks for this approval itself; --yes approves
+# without asking, as a script must.
+"$lahat" app approve sample-apps/greeter --yes
+
+step "Running the greeter"
 "$lahat" run sample-apps/greeter -- "new Lahat user"
 
 step "Running a hostile app that asks for undeclared and look-alike names"
+"$lahat" app approve tests/guests/hostile --yes
 LAHAT_LOG=error "$lahat" run tests/guests/hostile
+
+step "The audit log of both runs"
+"$lahat" audit
 
 step "Done: the greeter got its credential and the hostile app got nothing else"

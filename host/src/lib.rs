@@ -17,6 +17,7 @@
 
 pub mod audit;
 mod fsutil;
+pub mod grants;
 pub mod import;
 pub mod manager;
 pub mod manifest;

@@ -60,6 +60,11 @@ impl Paths {
         self.data_dir.join("keychain-metadata.json")
     }
 
+    /// Returns the file of app approvals.
+    pub fn grants_file(&self) -> PathBuf {
+        self.data_dir.join(crate::grants::GRANTS_FILE_NAME)
+    }
+
     /// Returns the audit log's path.
     pub fn audit_log(&self) -> PathBuf {
         self.state_dir.join(crate::audit::AUDIT_FILE_NAME)

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::support::{Lahat, app, assert_exit, assert_success, stderr, stdout};
+use crate::support::{Lahat, assert_exit, assert_success, stderr, stdout};
 
 const CANARY: &str = "canary-audit-3e8a1c";
 
@@ -23,10 +23,10 @@ fn requests_are_recorded_without_values() {
     let lahat = Lahat::new().env("LAHAT_PASSPHRASE", "audit passphrase");
     lahat.set("file", "demo.greeting", "Hello");
     lahat.set("file", "demo.secret", CANARY);
-    let greeter = app("sample-apps/greeter");
+    let greeter = lahat.approved("sample-apps/greeter");
     assert_success(&lahat.run(&["--store", "file", "run", greeter.to_str().unwrap()]), "greeter");
     assert_success(
-        &lahat.run(&["--store", "file", "run", app("tests/guests/hostile").to_str().unwrap()]),
+        &lahat.run(&["--store", "file", "run", lahat.approved("tests/guests/hostile").to_str().unwrap()]),
         "hostile",
     );
 
@@ -67,7 +67,7 @@ fn unrecordable_delivery_is_withheld() {
     // A folder where the log file should be makes every append fail.
     std::fs::create_dir_all(lahat.home.path().join("state/audit.jsonl")).unwrap();
 
-    let run = lahat.run(&["--store", "file", "run", app("sample-apps/greeter").to_str().unwrap()]);
+    let run = lahat.run(&["--store", "file", "run", lahat.approved("sample-apps/greeter").to_str().unwrap()]);
     assert_exit(&run, 1, "greeter without a writable audit log");
     assert!(!stdout(&run).contains("Hello"), "{}", stdout(&run));
     assert!(

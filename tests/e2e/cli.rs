@@ -10,7 +10,7 @@ fn file_lahat() -> Lahat {
 fn set_removes_one_trailing_newline() {
     let lahat = file_lahat();
     lahat.run_with_input(&["--store", "file", "credential", "set", "demo.greeting"], b"Hi\n\n");
-    let output = lahat.run(&["--store", "file", "run", app("sample-apps/greeter").to_str().unwrap()]);
+    let output = lahat.run(&["--store", "file", "run", lahat.approved("sample-apps/greeter").to_str().unwrap()]);
     assert_success(&output, "greeter");
     assert_eq!(stdout(&output), "Hi\n, world!\n");
 }
@@ -73,7 +73,7 @@ fn app_failure_status_passes_through() {
     let lahat = file_lahat();
     // The signer calls `exit(2)` without a payload. WASI 0.2's `exit` carries
     // only success or failure, so lahat sees and returns status 1.
-    let output = lahat.run(&["--store", "file", "run", app("sample-apps/webhook-signer").to_str().unwrap()]);
+    let output = lahat.run(&["--store", "file", "run", lahat.approved("sample-apps/webhook-signer").to_str().unwrap()]);
     assert_exit(&output, 1, "signer without a payload");
     assert!(stderr(&output).contains("expected one argument"), "{}", stderr(&output));
     assert!(!stderr(&output).contains("lahat: error"), "{}", stderr(&output));
@@ -89,7 +89,7 @@ fn webhook_signer_signs_payload() {
         "--store",
         "file",
         "run",
-        app("sample-apps/webhook-signer").to_str().unwrap(),
+        lahat.approved("sample-apps/webhook-signer").to_str().unwrap(),
         "--",
         payload,
     ]);
@@ -126,7 +126,7 @@ fn inspect_lists_credentials_and_imports() {
 #[test]
 fn second_run_uses_compilation_cache() {
     let lahat = file_lahat();
-    let greeter = app("sample-apps/greeter");
+    let greeter = lahat.approved("sample-apps/greeter");
     lahat.run(&["--store", "file", "run", greeter.to_str().unwrap()]);
     let cache = lahat.home.path().join("cache/components");
     let entries: Vec<_> = std::fs::read_dir(&cache).unwrap().flatten().collect();
@@ -197,4 +197,60 @@ fn bare_vault_file_name_works() {
         .unwrap();
     assert_success(&output, "set with --vault-file vault");
     assert!(lahat.home.path().join("vault").is_file());
+}
+
+#[test]
+fn unapproved_app_is_refused_without_terminal() {
+    let lahat = file_lahat();
+    lahat.set("file", "demo.greeting", "Hello");
+    let greeter = app("sample-apps/greeter");
+    let output = lahat.run(&["--store", "file", "run", greeter.to_str().unwrap()]);
+    assert_exit(&output, 77, "run of an unapproved app");
+    assert!(!stdout(&output).contains("Hello"), "{}", stdout(&output));
+    let err = stderr(&output);
+    assert!(err.contains("greeter needs approval because it has not been approved"), "{err}");
+    assert!(err.contains("lahat app approve"), "the error must say how to approve: {err}");
+
+    let approve = lahat.run(&["app", "approve", greeter.to_str().unwrap()]);
+    assert_exit(&approve, 2, "approve without a terminal or --yes");
+}
+
+#[test]
+fn approval_is_bound_to_component_bytes() {
+    let lahat = file_lahat();
+    lahat.set("file", "demo.greeting", "Hello");
+    let folder = tempfile::tempdir().unwrap();
+    let source = app("sample-apps/greeter");
+    std::fs::copy(source.join("greeter.wasm"), folder.path().join("greeter.wasm")).unwrap();
+    std::fs::copy(source.join("lahat.toml"), folder.path().join("lahat.toml")).unwrap();
+    let path = folder.path().to_str().unwrap();
+
+    assert_success(&lahat.run(&["app", "approve", path, "--yes"]), "approve");
+    assert_success(&lahat.run(&["--store", "file", "run", path]), "approved run");
+
+    // Append one byte: a custom section would keep the component valid, but
+    // any change of the bytes must void the approval before it is parsed.
+    let mut bytes = std::fs::read(folder.path().join("greeter.wasm")).unwrap();
+    bytes.extend_from_slice(&[0x00, 0x02, 0x01, b'x']);
+    std::fs::write(folder.path().join("greeter.wasm"), &bytes).unwrap();
+    let changed = lahat.run(&["--store", "file", "run", path]);
+    assert_exit(&changed, 77, "run after the component changed");
+    assert!(stderr(&changed).contains("its component changed since it was approved"), "{}", stderr(&changed));
+
+    assert_success(&lahat.run(&["app", "approve", path, "--yes"]), "approve again");
+    let manifest = std::fs::read_to_string(folder.path().join("lahat.toml")).unwrap();
+    std::fs::write(
+        folder.path().join("lahat.toml"),
+        format!("{manifest}\n[[credentials]]\nname = \"aws.default\"\npurpose = \"More\"\n"),
+    )
+    .unwrap();
+    let more = lahat.run(&["--store", "file", "run", path]);
+    assert_exit(&more, 77, "run after the manifest asked for more");
+    assert!(stderr(&more).contains("now also asks for aws.default"), "{}", stderr(&more));
+
+    let listed = lahat.run(&["app", "list", "--json"]);
+    let document: serde_json::Value = serde_json::from_str(&stdout(&listed)).unwrap();
+    assert_eq!(document["apps"][0]["id"], "greeter");
+    assert_success(&lahat.run(&["app", "revoke", "greeter"]), "revoke");
+    assert_exit(&lahat.run(&["app", "revoke", "greeter"]), 66, "revoke twice");
 }

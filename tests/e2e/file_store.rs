@@ -1,12 +1,12 @@
 //! The encrypted vault file store through the real binary.
 
-use crate::support::{Lahat, app, assert_exit, assert_success, stderr, stdout};
+use crate::support::{Lahat, assert_exit, assert_success, stderr, stdout};
 
 #[test]
 fn declared_credential_is_delivered_from_file() {
     let lahat = Lahat::new().env("LAHAT_PASSPHRASE", "file test passphrase");
     lahat.set("file", "demo.greeting", "Hello");
-    let output = lahat.run(&["--store", "file", "run", app("sample-apps/greeter").to_str().unwrap(), "--", "Ada"]);
+    let output = lahat.run(&["--store", "file", "run", lahat.approved("sample-apps/greeter").to_str().unwrap(), "--", "Ada"]);
     assert_success(&output, "greeter");
     assert_eq!(stdout(&output), "Hello, Ada!\n");
 
@@ -24,7 +24,7 @@ fn no_keychain_falls_back_to_file_with_notice() {
     assert!(notice.contains("no OS keychain is reachable"), "{notice}");
     assert!(notice.contains("so lahat uses the encrypted vault file"), "{notice}");
 
-    let run = lahat.run(&["run", app("sample-apps/greeter").to_str().unwrap()]);
+    let run = lahat.run(&["run", lahat.approved("sample-apps/greeter").to_str().unwrap()]);
     assert_success(&run, "greeter through the fallback");
     assert_eq!(stdout(&run), "Hello, world!\n");
 }
@@ -33,6 +33,7 @@ fn no_keychain_falls_back_to_file_with_notice() {
 fn wrong_passphrase_is_reported() {
     let lahat = Lahat::new().env("LAHAT_PASSPHRASE", "right passphrase");
     lahat.set("file", "demo.greeting", "Hello");
+    let greeter = lahat.approved("sample-apps/greeter");
     let wrong = Lahat {
         home: lahat.home,
         bus: None,
@@ -43,7 +44,7 @@ fn wrong_passphrase_is_reported() {
     assert_exit(&list, 69, "list with a wrong passphrase");
     assert!(stderr(&list).contains("the passphrase is wrong"), "{}", stderr(&list));
 
-    let run = wrong.run(&["--store", "file", "run", app("sample-apps/greeter").to_str().unwrap()]);
+    let run = wrong.run(&["--store", "file", "run", greeter.to_str().unwrap()]);
     assert_exit(&run, 1, "greeter with a wrong passphrase");
     let guest_line = stderr(&run)
         .lines()

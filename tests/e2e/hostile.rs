@@ -1,7 +1,7 @@
 //! The hostile guest against both stores: every bypass attempt is refused
 //! and no byte of a canary secret reaches any output.
 
-use crate::support::{Lahat, SecretService, app, assert_success, stderr, stdout};
+use crate::support::{Lahat, SecretService, assert_success, stderr, stdout};
 
 const CANARY_SECRET: &str = "canary-secret-5f2b9d1e";
 const CANARY_ENV: &str = "canary-env-8c41a7f0";
@@ -44,7 +44,7 @@ const EXPECTED: &[(&str, &str)] = &[
 ];
 
 fn check_probe_output(lahat: &Lahat, store: &str) {
-    let output = lahat.run(&["--store", store, "run", app("tests/guests/hostile").to_str().unwrap()]);
+    let output = lahat.run(&["--store", store, "run", lahat.approved("tests/guests/hostile").to_str().unwrap()]);
     assert_success(&output, "hostile probe");
     let out = stdout(&output);
     let err = stderr(&output);
@@ -89,7 +89,7 @@ fn hostile_guest_gets_nothing_from_file() {
 fn refusal_logging_is_bounded() {
     let lahat = Lahat::new().env("LAHAT_PASSPHRASE", "storm passphrase");
     lahat.set("file", "demo.secret", CANARY_SECRET);
-    let hostile = app("tests/guests/hostile");
+    let hostile = lahat.approved("tests/guests/hostile");
     let output = lahat.run(&["--store", "file", "run", hostile.to_str().unwrap(), "--", "storm"]);
     assert_success(&output, "hostile storm");
     assert!(stdout(&output).contains("storm-refused: 100000"), "{}", stdout(&output));

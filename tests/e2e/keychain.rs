@@ -3,7 +3,7 @@
 use std::io::Read;
 use std::os::unix::net::UnixListener;
 
-use crate::support::{Lahat, SecretService, app, assert_exit, assert_success, stderr, stdout};
+use crate::support::{Lahat, SecretService, assert_exit, assert_success, stderr, stdout};
 
 #[test]
 fn declared_credential_is_delivered() {
@@ -12,7 +12,7 @@ fn declared_credential_is_delivered() {
     lahat.set("os", "demo.greeting", "Hello");
     assert_eq!(service.lookup("demo.greeting").as_deref(), Some("Hello"), "item not in the Secret Service");
 
-    let output = lahat.run(&["--store", "os", "run", app("sample-apps/greeter").to_str().unwrap(), "--", "Ada"]);
+    let output = lahat.run(&["--store", "os", "run", lahat.approved("sample-apps/greeter").to_str().unwrap(), "--", "Ada"]);
     assert_success(&output, "greeter");
     assert_eq!(stdout(&output), "Hello, Ada!\n");
 }
@@ -32,7 +32,7 @@ fn item_written_by_another_program_is_read() {
     let service = SecretService::start();
     service.store_foreign("demo.greeting", "Bonjour");
     let lahat = Lahat::with_bus(&service.bus_address);
-    let output = lahat.run(&["--store", "os", "run", app("sample-apps/greeter").to_str().unwrap()]);
+    let output = lahat.run(&["--store", "os", "run", lahat.approved("sample-apps/greeter").to_str().unwrap()]);
     assert_success(&output, "greeter");
     assert_eq!(stdout(&output), "Bonjour, world!\n");
 }
@@ -41,7 +41,7 @@ fn item_written_by_another_program_is_read() {
 fn declared_but_unset_is_not_found() {
     let service = SecretService::start();
     let lahat = Lahat::with_bus(&service.bus_address);
-    let output = lahat.run(&["--store", "os", "run", app("sample-apps/greeter").to_str().unwrap()]);
+    let output = lahat.run(&["--store", "os", "run", lahat.approved("sample-apps/greeter").to_str().unwrap()]);
     assert_exit(&output, 1, "greeter without its credential");
     assert!(stderr(&output).contains("not set; store it with"), "{}", stderr(&output));
 }
@@ -75,7 +75,7 @@ fn no_keychain_gives_clear_error() {
     assert!(err.starts_with("lahat: error: no OS keychain is reachable"), "{err}");
     assert!(err.contains("--store file"), "the error must say what to do: {err}");
 
-    let run = lahat.run(&["--store", "os", "run", app("sample-apps/greeter").to_str().unwrap()]);
+    let run = lahat.run(&["--store", "os", "run", lahat.approved("sample-apps/greeter").to_str().unwrap()]);
     assert_exit(&run, 1, "greeter without a keychain");
     assert!(stderr(&run).contains("vault unavailable: the credential store is not reachable"), "{}", stderr(&run));
     assert!(stderr(&run).contains("no OS keychain is reachable"), "the log must give the detail: {}", stderr(&run));
@@ -88,7 +88,7 @@ fn locked_keychain_is_reported() {
     lahat.set("os", "demo.greeting", "Hello");
     service.lock();
 
-    let run = lahat.run(&["--store", "os", "run", app("sample-apps/greeter").to_str().unwrap()]);
+    let run = lahat.run(&["--store", "os", "run", lahat.approved("sample-apps/greeter").to_str().unwrap()]);
     assert_exit(&run, 1, "greeter with a locked keychain");
     assert!(stderr(&run).contains("vault unavailable: the credential store is locked"), "{}", stderr(&run));
     assert!(stderr(&run).contains("the OS keychain is locked"), "{}", stderr(&run));
@@ -140,7 +140,7 @@ fn silent_bus_times_out() {
         "--store-timeout",
         "1",
         "run",
-        app("sample-apps/greeter").to_str().unwrap(),
+        lahat.approved("sample-apps/greeter").to_str().unwrap(),
     ]);
     assert_exit(&run, 1, "greeter against a silent bus");
     assert!(stderr(&run).contains("vault unavailable: the credential store did not answer in time"), "{}", stderr(&run));
@@ -188,7 +188,7 @@ fn keyring_killed_during_run_is_reported() {
     let mut service = SecretService::start();
     let lahat = Lahat::with_bus(&service.bus_address);
     lahat.set("os", "demo.greeting", "Hello");
-    let fetcher = app("tests/guests/fetcher");
+    let fetcher = lahat.approved("tests/guests/fetcher");
     // Two reads 1.5 s apart; the daemon dies between them.
     let child = lahat
         .command(&["--store", "os", "--store-timeout", "5", "run", fetcher.to_str().unwrap(), "--", "2", "1500"])

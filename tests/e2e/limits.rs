@@ -1,10 +1,10 @@
 //! Crashes, time limits and memory limits end a run with a clear error.
 
-use crate::support::{Lahat, app, assert_exit, stderr};
+use crate::support::{Lahat, assert_exit, stderr};
 
 fn run_hostile(mode: &str, extra: &[&str]) -> std::process::Output {
     let lahat = Lahat::new();
-    let hostile = app("tests/guests/hostile");
+    let hostile = lahat.approved("tests/guests/hostile");
     let mut args = vec!["run", hostile.to_str().unwrap()];
     args.extend_from_slice(extra);
     args.extend_from_slice(&["--", mode]);

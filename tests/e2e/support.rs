@@ -116,6 +116,16 @@ impl Lahat {
         child
     }
 
+    /// Builds the guests if needed, approves the app at `relative` (a folder
+    /// under the repository root) with `lahat app approve --yes`, and
+    /// returns its folder.
+    pub fn approved(&self, relative: &str) -> PathBuf {
+        let folder = app(relative);
+        let output = self.run(&["app", "approve", folder.to_str().unwrap(), "--yes"]);
+        assert_success(&output, &format!("app approve {relative}"));
+        folder
+    }
+
     /// Stores `value` under `name` through `lahat credential set`.
     pub fn set(&self, store: &str, name: &str, value: &str) {
         let output = self.run_with_input(&["--store", store, "credential", "set", name], value.as_bytes());

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::support::{Lahat, SecretService, app, assert_exit, assert_success, stderr, stdout};
+use crate::support::{Lahat, SecretService, assert_exit, assert_success, stderr, stdout};
 
 fn show_json(lahat: &Lahat, store: &str, name: &str) -> Value {
     let output = lahat.run(&["--store", store, "credential", "show", name, "--json"]);
@@ -186,7 +186,7 @@ fn expired_credential_is_refused_to_apps() {
         b"Hello",
     );
     assert_success(&output, "add with a past expiry");
-    let run = lahat.run(&["--store", "file", "run", app("sample-apps/greeter").to_str().unwrap()]);
+    let run = lahat.run(&["--store", "file", "run", lahat.approved("sample-apps/greeter").to_str().unwrap()]);
     assert_exit(&run, 1, "greeter with an expired credential");
     assert!(stderr(&run).contains("greeter: cannot read demo.greeting: expired"), "{}", stderr(&run));
     assert!(!stdout(&run).contains("Hello"), "{}", stdout(&run));
@@ -194,7 +194,7 @@ fn expired_credential_is_refused_to_apps() {
 
     let renewed = lahat.run(&["--store", "file", "credential", "edit", "demo.greeting", "--no-expiry"]);
     assert_success(&renewed, "edit --no-expiry");
-    let again = lahat.run(&["--store", "file", "run", app("sample-apps/greeter").to_str().unwrap()]);
+    let again = lahat.run(&["--store", "file", "run", lahat.approved("sample-apps/greeter").to_str().unwrap()]);
     assert_success(&again, "greeter after renewal");
 }
 
@@ -206,7 +206,7 @@ fn delivery_records_last_use() {
     let before = show_json(&lahat, "os", "demo.greeting");
     assert!(before.get("last_used").is_none_or(|used| used.as_object().is_none_or(|map| map.is_empty())));
 
-    let run = lahat.run(&["--store", "os", "run", app("sample-apps/greeter").to_str().unwrap()]);
+    let run = lahat.run(&["--store", "os", "run", lahat.approved("sample-apps/greeter").to_str().unwrap()]);
     assert_success(&run, "greeter");
     let after = show_json(&lahat, "os", "demo.greeting");
     assert!(after["last_used"]["greeter"].is_string(), "{after}");

@@ -27,6 +27,8 @@ impl ExitCode {
     pub const APP_FAILED: Self = Self(70);
     /// A credential with the requested name already exists (`EX_CANTCREAT`).
     pub const ALREADY_EXISTS: Self = Self(73);
+    /// The app is not approved for this component (`EX_NOPERM`).
+    pub const NOT_APPROVED: Self = Self(77);
     /// The app ran longer than its time limit, as GNU `timeout` reports it.
     pub const TIMED_OUT: Self = Self(124);
 

@@ -1,5 +1,6 @@
 //! The `lahat` command line: argument types and dispatch.
 
+mod app;
 mod audit;
 mod credential;
 mod exit;
@@ -28,6 +29,7 @@ Exit status:
     66  manifest, file or credential not found
     69  credential store unavailable, locked or not answering
     73  a credential with that name already exists
+    77  the app is not approved for this component
     70  the app crashed or could not start
     124 the app ran longer than its time limit
     1   any other failure
@@ -76,6 +78,9 @@ enum Command {
     /// Manage the credentials in the vault.
     #[command(subcommand)]
     Credential(credential::CredentialCommand),
+    /// Approve, revoke and list apps.
+    #[command(subcommand)]
+    App(app::AppCommand),
     /// Show the audit log of credential requests: time, app, credential,
     /// outcome and component hash, never values.
     Audit(audit::AuditArgs),
@@ -96,6 +101,7 @@ impl Cli {
             Command::Inspect(args) => run::inspect(args, &paths),
             Command::Credential(command) => credential::execute(command, &store_config).await,
             Command::Audit(args) => audit::execute(args, &paths),
+            Command::App(command) => app::execute(command, &paths),
         }
     }
 }

@@ -55,6 +55,7 @@ pub async fn run(args: RunArgs, paths: &Paths, store: StoreConfig) -> Result<Exi
     let runtime = new_runtime(cache)?;
     let loaded = runtime.load_component(&manifest.component_path()).map_err(run_error)?;
     tracing::debug!(app = %manifest.app.id, cache = ?loaded.cache, "component loaded");
+    super::app::ensure_approved(&manifest, &loaded.sha256, paths)?;
 
     let limits = Limits {
         max_memory_bytes: args.max_memory as usize * 1024 * 1024,
@@ -127,14 +128,14 @@ pub fn inspect(args: InspectArgs, paths: &Paths) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn new_runtime(cache: Option<ComponentCache>) -> Result<Runtime, CliError> {
+pub(super) fn new_runtime(cache: Option<ComponentCache>) -> Result<Runtime, CliError> {
     Runtime::new(cache)
         .map_err(|err| CliError::new(ExitCode::FAILURE, format!("cannot create the WebAssembly engine: {err:#}")))
 }
 
 /// Finds the manifest for `path`: the file itself, or `lahat.toml` inside a
 /// folder.
-fn load_manifest(path: &Path) -> Result<Manifest, CliError> {
+pub(super) fn load_manifest(path: &Path) -> Result<Manifest, CliError> {
     let manifest_path = if path.is_dir() {
         path.join(MANIFEST_FILE_NAME)
     } else {
@@ -160,7 +161,7 @@ fn load_manifest(path: &Path) -> Result<Manifest, CliError> {
     })
 }
 
-fn run_error(err: RunError) -> CliError {
+pub(super) fn run_error(err: RunError) -> CliError {
     let code = match err {
         RunError::InvalidComponent { .. } => ExitCode::DATA_ERROR,
         RunError::Instantiate(_) | RunError::Trap(_) => ExitCode::APP_FAILED,
