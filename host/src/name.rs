@@ -131,10 +131,22 @@ fn describe_bad_char(ch: char, offset: usize) -> String {
 }
 
 /// Quotes `raw` for an error message: escaped, and cut after
-/// [`MAX_ECHO_CHARS`] characters with the total length noted.
+/// [`MAX_ECHO_CHARS`] characters with the total length noted. Every
+/// non-ASCII character is escaped too, so a look-alike such as a Cyrillic `е`
+/// cannot pass for the name it imitates in logs and the audit log.
 fn quote_for_display(raw: &str) -> String {
     let shown: String = raw.chars().take(MAX_ECHO_CHARS).collect();
-    let mut quoted = format!("\"{}\"", shown.escape_debug());
+    let escaped: String = shown
+        .chars()
+        .map(|ch| {
+            if ch.is_ascii() {
+                ch.escape_debug().to_string()
+            } else {
+                ch.escape_unicode().to_string()
+            }
+        })
+        .collect();
+    let mut quoted = format!("\"{escaped}\"");
     if shown.len() < raw.len() {
         quoted.push_str(&format!(" (first {MAX_ECHO_CHARS} characters of {} bytes)", raw.len()));
     }
@@ -264,6 +276,12 @@ mod tests {
         let message = err.to_string();
         assert!(message.len() < 300, "message is {} bytes", message.len());
         assert!(message.contains("8388608 bytes"), "{message}");
+    }
+
+    #[test]
+    fn error_escapes_lookalikes() {
+        let err = CredentialName::parse("demo.gr\u{435}eting").unwrap_err();
+        assert!(err.quoted_value().contains("demo.gr\\u{435}eting"), "{}", err.quoted_value());
     }
 
     #[test]
