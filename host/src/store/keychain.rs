@@ -59,6 +59,9 @@ fn platform_store() -> keyring_core::Result<Arc<KeyringStore>> {
     Ok(store)
 }
 
+// NOTE: the macOS and Windows stores below are written against their crates'
+// documented constructors but are not built or tested by this project's CI,
+// which runs on Linux only.
 #[cfg(target_os = "macos")]
 fn platform_store() -> keyring_core::Result<Arc<KeyringStore>> {
     let store: Arc<KeyringStore> = apple_native_keyring_store::keychain::Store::new()?;
