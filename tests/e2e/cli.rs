@@ -254,3 +254,43 @@ fn approval_is_bound_to_component_bytes() {
     assert_success(&lahat.run(&["app", "revoke", "greeter"]), "revoke");
     assert_exit(&lahat.run(&["app", "revoke", "greeter"]), 66, "revoke twice");
 }
+
+#[test]
+fn typed_ahead_input_is_not_consent() {
+    let lahat = file_lahat();
+    lahat.set("file", "demo.greeting", "Hello");
+    let greeter = app("sample-apps/greeter");
+    // `script` gives lahat a terminal, so `run` asks for approval. The "y"
+    // reaches the terminal before the question is drawn and must be thrown
+    // away; closing the input later then reads as no answer.
+    let command = format!(
+        "{} --store file run {}",
+        env!("CARGO_BIN_EXE_lahat"),
+        greeter.to_str().unwrap()
+    );
+    let template = lahat.command(&[]);
+    let mut script = std::process::Command::new("script");
+    script.env_clear();
+    for (key, value) in template.get_envs() {
+        if let Some(value) = value {
+            script.env(key, value);
+        }
+    }
+    let mut child = script
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("cannot run script from util-linux");
+    let mut input = child.stdin.take().unwrap();
+    use std::io::Write;
+    input.write_all(b"y\n").unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    drop(input);
+    let output = child.wait_with_output().unwrap();
+    let screen = String::from_utf8_lossy(&output.stdout);
+    assert!(screen.contains("Allow greeter to read them?"), "{screen}");
+    assert!(!screen.contains("Hello, world!"), "typed-ahead input approved the app: {screen}");
+    assert_eq!(output.status.code(), Some(77), "{screen}");
+}
