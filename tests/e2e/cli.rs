@@ -284,12 +284,23 @@ fn typed_ahead_input_is_not_consent() {
         .spawn()
         .expect("cannot run script from util-linux");
     let mut input = child.stdin.take().unwrap();
-    use std::io::Write;
+    use std::io::{Read, Write};
     input.write_all(b"y\n").unwrap();
-    std::thread::sleep(std::time::Duration::from_secs(3));
+
+    // Close the input only once the question is on the screen, however
+    // slowly lahat starts; a missing question fails instead of hanging.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut screen = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !String::from_utf8_lossy(&screen).contains("[y/N]") {
+        let count = stdout.read(&mut chunk).unwrap();
+        assert!(count > 0, "no approval question: {}", String::from_utf8_lossy(&screen));
+        screen.extend_from_slice(&chunk[..count]);
+    }
     drop(input);
+    stdout.read_to_end(&mut screen).unwrap();
     let output = child.wait_with_output().unwrap();
-    let screen = String::from_utf8_lossy(&output.stdout);
+    let screen = String::from_utf8_lossy(&screen).into_owned();
     assert!(screen.contains("Allow greeter to read them?"), "{screen}");
     assert!(!screen.contains("Hello, world!"), "typed-ahead input approved the app: {screen}");
     assert_eq!(output.status.code(), Some(77), "{screen}");
