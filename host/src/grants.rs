@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::fsutil::{create_private_dir, open_private, parent_or_current, write_private_atomically};
-use crate::manifest::Manifest;
+use crate::manifest::{EnvName, EnvValue, Manifest};
 use crate::metadata::Timestamp;
 use crate::name::CredentialName;
 use crate::store::StoreError;
@@ -30,6 +30,9 @@ pub struct Grant {
     pub component_sha256: String,
     /// The credentials the app may read.
     pub credentials: BTreeSet<CredentialName>,
+    /// The environment variables the app gets.
+    #[serde(default)]
+    pub env: BTreeMap<EnvName, EnvValue>,
     /// When the user approved it.
     pub approved: Timestamp,
 }
@@ -45,6 +48,8 @@ pub enum GrantStatus {
     ComponentChanged,
     /// The manifest declares credentials beyond the grant.
     MoreRequested(Vec<CredentialName>),
+    /// The manifest's environment variables differ from the approved ones.
+    EnvironmentChanged,
 }
 
 impl GrantStatus {
@@ -58,6 +63,7 @@ impl GrantStatus {
                 "its manifest now also asks for {}",
                 names.iter().map(CredentialName::as_str).collect::<Vec<_>>().join(", ")
             ),
+            Self::EnvironmentChanged => "its manifest's environment variables changed since it was approved".to_owned(),
         }
     }
 }
@@ -136,6 +142,9 @@ impl Grants {
         if !more.is_empty() {
             return Ok(GrantStatus::MoreRequested(more));
         }
+        if grant.env != manifest.env {
+            return Ok(GrantStatus::EnvironmentChanged);
+        }
         Ok(GrantStatus::Granted)
     }
 
@@ -150,6 +159,7 @@ impl Grants {
         let grant = Grant {
             component_sha256: component_sha256.to_owned(),
             credentials: manifest.declared_names(),
+            env: manifest.env.clone(),
             approved: Timestamp::now(),
         };
         let id = manifest.app.id.to_string();
@@ -227,6 +237,13 @@ mod tests {
         let status = grants.status(&more, &hash).unwrap();
         assert_eq!(status, GrantStatus::MoreRequested(vec![CredentialName::parse("aws.default").unwrap()]));
         assert!(status.reason().contains("aws.default"), "{}", status.reason());
+
+        let mut with_env = first.clone();
+        with_env.env.insert(
+            EnvName::try_from("LOG_LEVEL".to_owned()).unwrap(),
+            EnvValue::try_from("debug".to_owned()).unwrap(),
+        );
+        assert_eq!(grants.status(&with_env, &hash).unwrap(), GrantStatus::EnvironmentChanged);
 
         let fewer = manifest(&[]);
         assert_eq!(grants.status(&fewer, &hash).unwrap(), GrantStatus::Granted, "asking for less is fine");

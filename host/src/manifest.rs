@@ -4,7 +4,7 @@
 //! which credentials it may read. Fields are validated while deserializing so
 //! that `toml` reports the line and column of a bad value.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Component as PathComponent, Path, PathBuf};
 
@@ -27,6 +27,8 @@ pub struct Manifest {
     pub app: AppInfo,
     /// The `[[credentials]]` entries, in file order, with unique names.
     pub credentials: Vec<CredentialRequest>,
+    /// The `[env]` table: the only environment variables the app sees.
+    pub env: BTreeMap<EnvName, EnvValue>,
 }
 
 /// The `[app]` table: the app's identity and its component.
@@ -59,6 +61,8 @@ struct RawManifest {
     app: AppInfo,
     #[serde(default)]
     credentials: Vec<RawCredentialRequest>,
+    #[serde(default)]
+    env: BTreeMap<EnvName, EnvValue>,
 }
 
 #[derive(Deserialize)]
@@ -184,6 +188,7 @@ impl Manifest {
             path: path.to_owned(),
             app: raw.app,
             credentials,
+            env: raw.env,
         })
     }
 
@@ -303,6 +308,78 @@ fn is_deceptive_char(ch: char) -> bool {
             ch,
             '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}'
         )
+}
+
+/// An environment variable name: an ASCII letter or `_`, then up to 127
+/// ASCII letters, digits or `_`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct EnvName(String);
+
+impl EnvName {
+    /// Returns the name as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for EnvName {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        let starts_well = raw.starts_with(|ch: char| ch.is_ascii_alphabetic() || ch == '_');
+        let rest_ok = raw.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
+        if !starts_well || !rest_ok || raw.len() > 128 {
+            return Err(format!(
+                "invalid environment variable name \"{}\": use an ASCII letter or `_`, then up to 127 ASCII letters, digits or `_` (for example LOG_LEVEL)",
+                shorten(&raw).escape_debug()
+            ));
+        }
+        Ok(Self(raw))
+    }
+}
+
+impl From<EnvName> for String {
+    fn from(name: EnvName) -> Self {
+        name.0
+    }
+}
+
+/// An environment variable value: at most 4096 characters with no control,
+/// bidirectional or zero-width characters, because the approval prompt shows
+/// it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct EnvValue(String);
+
+impl EnvValue {
+    /// Returns the value as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for EnvValue {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        if raw.chars().count() > 4096 {
+            return Err("the environment variable value is longer than 4096 characters".to_owned());
+        }
+        if let Some(ch) = raw.chars().find(|&ch| is_deceptive_char(ch)) {
+            return Err(format!(
+                "the environment variable value contains the character {}; remove it",
+                ch.escape_unicode()
+            ));
+        }
+        Ok(Self(raw))
+    }
+}
+
+impl From<EnvValue> for String {
+    fn from(value: EnvValue) -> Self {
+        value.0
+    }
 }
 
 /// A relative path that stays inside the manifest's folder.

@@ -301,7 +301,7 @@ fn typed_ahead_input_is_not_consent() {
     stdout.read_to_end(&mut screen).unwrap();
     let output = child.wait_with_output().unwrap();
     let screen = String::from_utf8_lossy(&screen).into_owned();
-    assert!(screen.contains("Allow greeter to read them?"), "{screen}");
+    assert!(screen.contains("Allow greeter to run with these permissions?"), "{screen}");
     assert!(!screen.contains("Hello, world!"), "typed-ahead input approved the app: {screen}");
     assert_eq!(output.status.code(), Some(77), "{screen}");
 }

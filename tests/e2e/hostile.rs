@@ -97,3 +97,29 @@ fn refusal_logging_is_bounded() {
     assert_eq!(logged, 20, "stderr:\n{}", stderr(&output));
     assert!(stderr(&output).contains("refusals=100000"), "{}", stderr(&output));
 }
+
+#[test]
+fn only_manifest_environment_is_visible() {
+    let lahat = Lahat::new().env("LAHAT_TEST_CANARY", CANARY_ENV);
+    let source = lahat.approved("tests/guests/hostile");
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::copy(source.join("hostile.wasm"), folder.path().join("hostile.wasm")).unwrap();
+    let manifest = std::fs::read_to_string(source.join("lahat.toml")).unwrap();
+    std::fs::write(
+        folder.path().join("lahat.toml"),
+        format!("{manifest}\n[env]\nLOG_LEVEL = \"debug\"\nREGION = \"eu-west-1\"\n"),
+    )
+    .unwrap();
+    let path = folder.path().to_str().unwrap();
+
+    // The approval of the same component without [env] does not cover it.
+    let refused = lahat.run(&["run", path, "--", "env"]);
+    assert_eq!(refused.status.code(), Some(77), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("environment variables changed"), "{}", stderr(&refused));
+
+    assert_success(&lahat.run(&["app", "approve", path, "--yes"]), "approve with [env]");
+    let output = lahat.run(&["run", path, "--", "env"]);
+    assert_success(&output, "hostile env");
+    assert_eq!(stdout(&output), "LOG_LEVEL=debug\nREGION=eu-west-1\n");
+    assert!(!stdout(&output).contains(CANARY_ENV));
+}

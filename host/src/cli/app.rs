@@ -44,7 +44,7 @@ pub struct RevokeArgs {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Print one JSON object: `{"apps": [{"id", "component_sha256",
-    /// "credentials", "approved"}]}`.
+    /// "credentials", "env", "approved"}]}`.
     #[arg(long)]
     json: bool,
 }
@@ -93,6 +93,7 @@ pub fn execute(command: AppCommand, paths: &Paths) -> Result<ExitCode, CliError>
                             "id": id,
                             "component_sha256": grant.component_sha256,
                             "credentials": grant.credentials,
+                            "env": grant.env,
                             "approved": grant.approved,
                         })
                     })
@@ -119,7 +120,7 @@ pub fn execute(command: AppCommand, paths: &Paths) -> Result<ExitCode, CliError>
 pub fn ensure_approved(manifest: &Manifest, component_sha256: &str, paths: &Paths) -> Result<(), CliError> {
     // An app that declares nothing gets nothing beyond the sandbox, so there
     // is nothing to consent to.
-    if manifest.credentials.is_empty() {
+    if manifest.credentials.is_empty() && manifest.env.is_empty() {
         return Ok(());
     }
     let grants = Grants::new(paths.grants_file());
@@ -169,12 +170,23 @@ fn ask_consent(manifest: &Manifest, component_sha256: &str, reason: &str) -> Res
         manifest.app.id,
         manifest.component_path().display()
     ));
-    summary.push_str("It asks to read these credentials:\n");
+    if manifest.credentials.is_empty() {
+        summary.push_str("It asks to read no credentials.\n");
+    } else {
+        summary.push_str("It asks to read these credentials:\n");
+    }
     for credential in &manifest.credentials {
         summary.push_str(&format!("  {}: {}\n", credential.name, credential.purpose));
     }
-    summary.push_str("It gets no network, files or environment variables.\n");
-    summary.push_str(&format!("Allow {} to read them? [y/N] ", manifest.app.id));
+    if manifest.env.is_empty() {
+        summary.push_str("It gets no network, files or environment variables.\n");
+    } else {
+        summary.push_str("It gets these environment variables, and no network or files:\n");
+        for (name, value) in &manifest.env {
+            summary.push_str(&format!("  {}={:?}\n", name.as_str(), value.as_str()));
+        }
+    }
+    summary.push_str(&format!("Allow {} to run with these permissions? [y/N] ", manifest.app.id));
     let _ = out.write_all(super::printable(&summary).as_bytes());
     let _ = out.flush();
 

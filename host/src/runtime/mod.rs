@@ -189,7 +189,12 @@ impl Runtime {
         let gate = CredentialGate::new(manifest.app.id.to_string(), manifest.declared_names(), access);
         let mut argv = vec![manifest.app.id.to_string()];
         argv.extend(args.iter().cloned());
-        let mut store = Store::new(&self.engine, RunState::new(&argv, gate, limits));
+        let env: Vec<(&str, &str)> = manifest
+            .env
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        let mut store = Store::new(&self.engine, RunState::new(&argv, &env, gate, limits));
         store.limiter(|state| state.limits());
         // Yield to the executor on every tick, so that the deadline below can
         // stop a guest that never returns to the host.

@@ -32,11 +32,13 @@ pub(super) struct RunState {
 pub(super) const MAX_LOGGED_REFUSALS: u64 = 20;
 
 impl RunState {
-    /// Builds a WASI context with `argv` and the host's stdout and stderr and
-    /// nothing else.
-    pub(super) fn new(argv: &[String], gate: CredentialGate, limits: Limits) -> Self {
+    /// Builds a WASI context with `argv`, the manifest's `env` pairs and the
+    /// host's stdout and stderr, and nothing else: the host's own
+    /// environment is never passed on.
+    pub(super) fn new(argv: &[String], env: &[(&str, &str)], gate: CredentialGate, limits: Limits) -> Self {
         let wasi = WasiCtx::builder()
             .args(argv)
+            .envs(env)
             .inherit_stdout()
             .inherit_stderr()
             .build();

@@ -7,7 +7,7 @@
 //! refusal. A delivered credential prints its value, so a leak shows up in
 //! the output. The arguments `panic`, `spin`, `grow` and `storm` make it
 //! crash, loop forever, allocate without bound, or send 100,000 refused
-//! requests.
+//! requests; `env` prints every environment variable it sees.
 
 use std::io::Read;
 
@@ -29,6 +29,11 @@ fn main() {
             let mut blocks: Vec<Vec<u8>> = Vec::new();
             loop {
                 blocks.push(vec![1; 16 << 20]);
+            }
+        }
+        Some("env") => {
+            for (name, value) in std::env::vars_os() {
+                println!("{}={}", name.to_string_lossy(), value.to_string_lossy());
             }
         }
         Some("storm") => {
