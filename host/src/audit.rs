@@ -30,9 +30,19 @@ pub struct AuditRecord {
     /// The requested name; an invalid name is escaped and shortened.
     pub credential: String,
     /// `delivered`, or the refusal: `invalid-name`, `not-declared`,
-    /// `expired`, `not-found` or `unavailable`.
+    /// `expired`, `not-found` or `unavailable`; or `refusals-not-recorded`
+    /// for the summary of a run's refusals beyond the per-run limit.
     pub outcome: String,
+    /// The number of refusals a `refusals-not-recorded` summary stands for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
 }
+
+/// Refused requests recorded one by one per run. A guest can send refused
+/// requests without any approval, so past this many only a count is kept,
+/// and the log cannot be used to fill the disk. Deliveries are always
+/// recorded one by one.
+pub const MAX_RECORDED_REFUSALS: u64 = 1000;
 
 /// The append-only audit log file.
 pub struct AuditLog {
@@ -69,6 +79,12 @@ impl AuditLog {
         let Some(file) = guard.as_mut() else {
             return Err(std::io::Error::other("the audit log is not open"));
         };
+        // A write cut short (a full disk, a file size limit) leaves a line
+        // without its newline; starting a new line keeps this record apart
+        // from that fragment.
+        if !ends_with_newline(file)? {
+            line.insert(0, b'\n');
+        }
         // One write per line: with O_APPEND, lines from concurrent lahat
         // processes do not interleave.
         file.write_all(&line)
@@ -88,8 +104,12 @@ impl AuditLog {
         };
         let mut records = Vec::new();
         let mut invalid = 0;
-        for line in BufReader::new(file).lines() {
-            match serde_json::from_str(&line?) {
+        for line in BufReader::new(file).split(b'\n') {
+            let line = line?;
+            if line.is_empty() {
+                continue;
+            }
+            match serde_json::from_slice(&line) {
                 Ok(record) => records.push(record),
                 Err(_) => invalid += 1,
             }
@@ -101,13 +121,41 @@ impl AuditLog {
 fn open_for_append(path: &Path) -> std::io::Result<File> {
     create_private_dir(parent_or_current(path))?;
     let mut options = std::fs::OpenOptions::new();
-    options.append(true).create(true);
+    options.read(true).append(true).create(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::OpenOptionsExt;
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
         options.mode(0o600);
+        let file = options.open(path)?;
+        // A log created by an older version or by hand may be readable by
+        // others; the records name apps and credentials.
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        return Ok(file);
     }
+    #[cfg(not(unix))]
     options.open(path)
+}
+
+/// Returns whether `file` is empty or its last byte is a newline.
+fn ends_with_newline(file: &File) -> std::io::Result<bool> {
+    let length = file.metadata()?.len();
+    if length == 0 {
+        return Ok(true);
+    }
+    let mut last = [0u8; 1];
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileExt;
+        file.read_exact_at(&mut last, length - 1)?;
+    }
+    #[cfg(not(unix))]
+    {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut reader = file;
+        reader.seek(SeekFrom::Start(length - 1))?;
+        reader.read_exact(&mut last)?;
+    }
+    Ok(last[0] == b'\n')
 }
 
 #[cfg(test)]
@@ -121,6 +169,7 @@ mod tests {
             component_sha256: "ab".repeat(32),
             credential: "demo.greeting".to_owned(),
             outcome: outcome.to_owned(),
+            count: None,
         }
     }
 
@@ -158,6 +207,28 @@ mod tests {
             .unwrap()
             .write_all(b"not json\n")
             .unwrap();
+        let (records, invalid) = log.read().unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(invalid, 1);
+    }
+
+    #[test]
+    fn record_after_cut_line_stays_readable() {
+        let folder = tempfile::tempdir().unwrap();
+        let log = AuditLog::new(folder.path().join(AUDIT_FILE_NAME));
+        std::fs::write(log.path(), b"{\"time\":\"2026-12-04T20:00:00Z\",\"app\":\"gr").unwrap();
+        log.append(&record("greeter", "delivered")).unwrap();
+        let (records, invalid) = log.read().unwrap();
+        assert_eq!(records, [record("greeter", "delivered")]);
+        assert_eq!(invalid, 1, "the fragment is counted");
+    }
+
+    #[test]
+    fn invalid_utf8_line_is_counted() {
+        let folder = tempfile::tempdir().unwrap();
+        let log = AuditLog::new(folder.path().join(AUDIT_FILE_NAME));
+        std::fs::write(log.path(), b"\xff\xfe\n").unwrap();
+        log.append(&record("greeter", "delivered")).unwrap();
         let (records, invalid) = log.read().unwrap();
         assert_eq!(records.len(), 1);
         assert_eq!(invalid, 1);

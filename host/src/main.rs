@@ -13,6 +13,15 @@ use std::sync::Arc;
 use cli::{Cli, ExitCode, SavedTerminal, printable};
 
 fn main() -> std::process::ExitCode {
+    // Rust ignores SIGPIPE, which turns `lahat audit | head` into a panic on
+    // the next print; the default action ends the process quietly instead,
+    // as other command-line tools do.
+    #[cfg(unix)]
+    // SAFETY: called before any thread starts; it only resets a signal
+    // disposition to the system default.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) if err.use_stderr() => {

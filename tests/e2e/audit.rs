@@ -77,3 +77,26 @@ fn unrecordable_delivery_is_withheld() {
     );
     assert!(stderr(&run).contains("cannot write the audit log"), "{}", stderr(&run));
 }
+
+#[test]
+fn closed_pipe_ends_quietly() {
+    let lahat = Lahat::new();
+    let state = lahat.home.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let line = r#"{"time":"2026-12-04T20:00:00Z","app":"greeter","component_sha256":"ab","credential":"demo.greeting","outcome":"delivered"}"#;
+    std::fs::write(state.join("audit.jsonl"), format!("{line}\n").repeat(5000)).unwrap();
+
+    let mut child = lahat
+        .command(&["audit"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 64];
+    use std::io::Read;
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // Dropping the reader closes the pipe, like `lahat audit | head -1`.
+    let output = child.wait_with_output().unwrap();
+    assert_ne!(output.status.code(), Some(101), "lahat panicked: {}", stderr(&output));
+    assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
+}

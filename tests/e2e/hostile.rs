@@ -96,6 +96,13 @@ fn refusal_logging_is_bounded() {
     let logged = stderr(&output).lines().filter(|line| line.contains("credential request refused")).count();
     assert_eq!(logged, 20, "stderr:\n{}", stderr(&output));
     assert!(stderr(&output).contains("refusals=100000"), "{}", stderr(&output));
+
+    // The audit log keeps 1000 refusals one by one and counts the rest.
+    let log = std::fs::read_to_string(lahat.home.path().join("state/audit.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = log.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(lines.len(), 1001, "1000 records and one summary");
+    assert_eq!(lines[1000]["outcome"], "refusals-not-recorded");
+    assert_eq!(lines[1000]["count"], 99000);
 }
 
 #[test]

@@ -57,10 +57,12 @@ pub fn execute(command: AppCommand, paths: &Paths) -> Result<ExitCode, CliError>
             let runtime = new_runtime(Some(ComponentCache::new(paths.component_cache())))?;
             let loaded = runtime.load_component(&manifest.component_path()).map_err(run_error)?;
             if !args.yes {
-                if !std::io::stdin().is_terminal() {
+                // The question goes to stderr, so both must be the terminal
+                // or the person answering could not see what they approve.
+                if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
                     return Err(CliError::new(
                         ExitCode::USAGE,
-                        "approval needs a terminal to ask on; pass --yes to approve without asking",
+                        "approval needs a terminal on stdin and stderr to ask on; pass --yes to approve without asking",
                     ));
                 }
                 if !ask_consent(&manifest, &loaded.sha256, "")? {
@@ -76,10 +78,7 @@ pub fn execute(command: AppCommand, paths: &Paths) -> Result<ExitCode, CliError>
             } else {
                 return Err(CliError::new(
                     ExitCode::NOT_FOUND,
-                    format!(
-                        "no approved app has the id {:?}; `lahat app list` shows them",
-                        super::printable(&args.id)
-                    ),
+                    format!("no approved app has the id {:?}; `lahat app list` shows them", args.id),
                 ));
             }
         }
@@ -102,9 +101,12 @@ pub fn execute(command: AppCommand, paths: &Paths) -> Result<ExitCode, CliError>
             } else {
                 for (id, grant) in &all {
                     let names: Vec<&str> = grant.credentials.iter().map(|name| name.as_str()).collect();
+                    let short_hash: String = grant.component_sha256.chars().take(12).collect();
+                    // The file may have been edited by hand, so its text is escaped.
                     println!(
-                        "{id}  component {}  approved {}  credentials: {}",
-                        &grant.component_sha256[..12.min(grant.component_sha256.len())],
+                        "{}  component {}  approved {}  credentials: {}",
+                        super::printable(id),
+                        super::printable(&short_hash),
                         grant.approved,
                         if names.is_empty() { "none".to_owned() } else { names.join(", ") }
                     );
@@ -136,8 +138,8 @@ pub fn ensure_approved(manifest: &Manifest, component_sha256: &str, paths: &Path
                 "{} needs approval because {}; review it with `lahat inspect {}` and approve it with `lahat app approve {}`",
                 manifest.app.id,
                 status.reason(),
-                manifest.folder().display(),
-                manifest.folder().display()
+                shell_quote(&manifest.folder().display().to_string()),
+                shell_quote(&manifest.folder().display().to_string())
             ),
         ));
     }
@@ -146,6 +148,20 @@ pub fn ensure_approved(manifest: &Manifest, component_sha256: &str, paths: &Path
     }
     grants.approve(manifest, component_sha256)?;
     Ok(())
+}
+
+/// Quotes `text` for a POSIX shell when it has characters a shell would
+/// interpret, so a suggested command can be pasted safely.
+fn shell_quote(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '/' | '.' | '_' | '-' | '+' | ':' | ','));
+    if plain {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
 }
 
 fn not_approved(manifest: &Manifest, why: &str) -> CliError {
@@ -206,5 +222,18 @@ fn discard_pending_input() {
     // descriptor that is not a terminal it fails and changes nothing.
     unsafe {
         libc::tcflush(libc::STDIN_FILENO, libc::TCIFLUSH);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_quote;
+
+    #[test]
+    fn shell_quote_leaves_plain_paths() {
+        assert_eq!(shell_quote("sample-apps/greeter"), "sample-apps/greeter");
+        assert_eq!(shell_quote("a b$(id)"), "'a b$(id)'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
     }
 }

@@ -57,13 +57,14 @@ pub fn execute(args: AuditArgs, paths: &Paths) -> Result<ExitCode, CliError> {
                 Err(err) => return Err(CliError::new(ExitCode::FAILURE, format!("cannot encode a record: {err}"))),
             }
         } else {
+            let short_hash: String = record.component_sha256.chars().take(12).collect();
             println!(
                 "{}  {}  {}  {}  component {}",
                 record.time,
                 printable(&record.app),
                 printable(&record.credential),
-                record.outcome,
-                record.component_sha256.get(..12).unwrap_or(&record.component_sha256)
+                printable(&record.outcome),
+                printable(&short_hash)
             );
         }
     }

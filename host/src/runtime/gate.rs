@@ -6,12 +6,13 @@
 //! nothing about what the vault contains.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use secrecy::SecretString;
 use tokio::sync::OnceCell;
 
-use crate::audit::{AuditLog, AuditRecord};
+use crate::audit::{AuditLog, AuditRecord, MAX_RECORDED_REFUSALS};
 use crate::manager::blocking;
 use crate::metadata::{MetadataIndex, Timestamp};
 use crate::name::{CredentialName, InvalidName};
@@ -101,6 +102,7 @@ pub struct CredentialGate {
     // Names whose use this run already recorded, so a guest that reads a
     // credential in a loop costs one metadata write, not one per read.
     recorded: Mutex<BTreeSet<CredentialName>>,
+    audited_refusals: AtomicU64,
 }
 
 impl CredentialGate {
@@ -112,6 +114,7 @@ impl CredentialGate {
             access,
             opened: OnceCell::new(),
             recorded: Mutex::new(BTreeSet::new()),
+            audited_refusals: AtomicU64::new(0),
         }
     }
 
@@ -142,6 +145,9 @@ impl CredentialGate {
         let Some(audit) = &self.access.audit else {
             return outcome;
         };
+        if outcome.is_err() && self.audited_refusals.fetch_add(1, Ordering::SeqCst) >= MAX_RECORDED_REFUSALS {
+            return outcome;
+        }
         let credential = match &outcome {
             Err(Refusal::InvalidName(err)) => err.quoted_value().to_owned(),
             _ => raw_name.to_owned(),
@@ -155,6 +161,7 @@ impl CredentialGate {
                 Ok(_) => "delivered".to_owned(),
                 Err(refusal) => refusal.kind().to_owned(),
             },
+            count: None,
         };
         let log = Arc::clone(&audit.log);
         let written = tokio::task::spawn_blocking(move || log.append(&record))
@@ -169,9 +176,32 @@ impl CredentialGate {
                 summary: "the host cannot record the access, so it withheld the credential",
             }),
             (Err(refusal), Err(err)) => {
-                tracing::warn!(app = %self.app_id, error = %err, "cannot write the audit log");
+                tracing::warn!(app = %self.app_id, path = %audit.log.path().display(), error = %err, "cannot write the audit log record of a refused request");
                 Err(refusal)
             }
+        }
+    }
+
+    /// Records how many refused requests went over the per-run limit, if
+    /// any; called once when the run ends.
+    pub fn finish_audit(&self) {
+        let Some(audit) = &self.access.audit else {
+            return;
+        };
+        let refused = self.audited_refusals.load(Ordering::SeqCst);
+        if refused <= MAX_RECORDED_REFUSALS {
+            return;
+        }
+        let record = AuditRecord {
+            time: Timestamp::now(),
+            app: self.app_id.clone(),
+            component_sha256: audit.component_sha256.clone(),
+            credential: String::new(),
+            outcome: "refusals-not-recorded".to_owned(),
+            count: Some(refused - MAX_RECORDED_REFUSALS),
+        };
+        if let Err(err) = audit.log.append(&record) {
+            tracing::warn!(app = %self.app_id, error = %err, "cannot write the audit log summary of refused requests");
         }
     }
 

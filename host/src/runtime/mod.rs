@@ -213,6 +213,7 @@ impl Runtime {
         };
         let result = tokio::time::timeout(limits.timeout, run).await;
         ticker.abort();
+        store.data().finish_audit();
         let refusals = store.data().refusals();
         if refusals > state::MAX_LOGGED_REFUSALS {
             tracing::warn!(app = %manifest.app.id, refusals, "credential requests refused in this run");

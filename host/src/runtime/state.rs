@@ -55,6 +55,11 @@ impl RunState {
         }
     }
 
+    /// Writes the audit summary of refusals past the per-run limit.
+    pub(super) fn finish_audit(&self) {
+        self.gate.finish_audit();
+    }
+
     /// Returns how many credential requests this run refused.
     pub(super) fn refusals(&self) -> u64 {
         self.refusals
