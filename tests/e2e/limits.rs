@@ -33,3 +33,12 @@ fn memory_bomb_is_stopped() {
     assert!(stderr(&output).contains("memory limit of 64 MiB"), "{}", stderr(&output));
     assert!(stderr(&output).contains("--max-memory"), "{}", stderr(&output));
 }
+
+#[test]
+fn huge_name_is_not_copied_to_host() {
+    // A 64 MiB name fits the guest's memory but exceeds the 4 MiB a guest may
+    // pass to the host in one call.
+    let output = run_hostile("huge-name", &[]);
+    assert_exit(&output, 70, "guest passing a 64 MiB name");
+    assert!(stderr(&output).contains("passed more than 4 MiB to the host in one call"), "{}", stderr(&output));
+}

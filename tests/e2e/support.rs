@@ -87,7 +87,9 @@ impl Lahat {
             .stderr(Stdio::piped())
             .spawn()
             .expect("cannot start lahat");
-        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        // lahat may exit before reading stdin, on a usage error for example;
+        // its exit status is what the caller checks.
+        let _ = child.stdin.take().unwrap().write_all(stdin);
         wait_with_guard(child, args)
     }
 
@@ -112,7 +114,8 @@ impl Lahat {
             .stderr(Stdio::piped())
             .spawn()
             .expect("cannot start lahat");
-        child.stdin.take().unwrap().write_all(input).unwrap();
+        // A lahat that exits early closes stdin; its exit status tells why.
+        let _ = child.stdin.take().unwrap().write_all(input);
         child
     }
 

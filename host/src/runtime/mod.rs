@@ -29,6 +29,13 @@ use state::RunState;
 /// How often the engine's epoch advances while an app runs.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
+/// The most bytes a guest may pass to the host in one call (wasmtime's
+/// hostcall fuel). A credential name is at most 128 bytes and WASI streams
+/// move at most a few kilobytes per call, so 4 MiB leaves room for ordinary
+/// calls, and for a rejected 1 MiB name, while a guest can no longer make
+/// the host copy its whole memory.
+const MAX_HOSTCALL_BYTES: usize = 4 * 1024 * 1024;
+
 /// The largest component file lahat reads, in bytes. Real mini apps are well
 /// under a megabyte; the cap keeps a huge file from being read into memory.
 pub const MAX_COMPONENT_BYTES: u64 = 256 * 1024 * 1024;
@@ -196,6 +203,7 @@ impl Runtime {
             .collect();
         let mut store = Store::new(&self.engine, RunState::new(&argv, &env, gate, limits));
         store.limiter(|state| state.limits());
+        store.set_hostcall_fuel(MAX_HOSTCALL_BYTES);
         // Yield to the executor on every tick, so that the deadline below can
         // stop a guest that never returns to the host.
         store.epoch_deadline_async_yield_and_update(1);
@@ -263,6 +271,13 @@ fn exit_or_trap(err: wasmtime::Error, limits: Limits) -> ExitOrError {
         message = format!(
             "the app needed more than its memory limit of {} MiB; raise it with --max-memory if the app is trusted\n{message}",
             limits.max_memory_bytes / (1024 * 1024)
+        );
+    }
+    // wasmtime 48's wording when a call exceeds `set_hostcall_fuel`.
+    if message.contains("fuel allocated for hostcalls has been exhausted") {
+        message = format!(
+            "the app passed more than {} MiB to the host in one call\n{message}",
+            MAX_HOSTCALL_BYTES / (1024 * 1024)
         );
     }
     ExitOrError::Error(RunError::Trap(message))

@@ -18,6 +18,9 @@ wasmtime::component::bindgen!({
 
 use lahat::vault::credentials::{self, Error as WitError};
 
+/// The most bytes one `wasi:random` call may return.
+const MAX_RANDOM_BYTES: u64 = 1024 * 1024;
+
 /// The data of one run's store.
 pub(super) struct RunState {
     wasi: WasiCtx,
@@ -39,6 +42,9 @@ impl RunState {
         let wasi = WasiCtx::builder()
             .args(argv)
             .envs(env)
+            // wasi:random requests beyond this fail instead of making the
+            // host allocate them.
+            .max_random_size(MAX_RANDOM_BYTES)
             .inherit_stdout()
             .inherit_stderr()
             .build();

@@ -7,7 +7,8 @@
 //! refusal. A delivered credential prints its value, so a leak shows up in
 //! the output. The arguments `panic`, `spin`, `grow` and `storm` make it
 //! crash, loop forever, allocate without bound, or send 100,000 refused
-//! requests; `env` prints every environment variable it sees.
+//! requests; `env` prints every environment variable it sees, and
+//! `huge-name` asks for a credential with a 64 MiB name.
 
 use std::io::Read;
 
@@ -30,6 +31,10 @@ fn main() {
             loop {
                 blocks.push(vec![1; 16 << 20]);
             }
+        }
+        Some("huge-name") => {
+            let name = "n".repeat(64 << 20);
+            println!("huge-name: {:?}", get_credential(&name).map(|_| ()));
         }
         Some("env") => {
             for (name, value) in std::env::vars_os() {
