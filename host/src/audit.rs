@@ -21,7 +21,7 @@ pub const AUDIT_FILE_NAME: &str = "audit.jsonl";
 /// One `get-credential` call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditRecord {
-    /// When the call was answered.
+    /// When the host returned the result of the call.
     pub time: Timestamp,
     /// The app id from the manifest.
     pub app: String,
@@ -79,8 +79,8 @@ impl AuditLog {
         let Some(file) = guard.as_mut() else {
             return Err(std::io::Error::other("the audit log is not open"));
         };
-        // A write cut short (a full disk, a file size limit) leaves a line
-        // without its newline; starting a new line keeps this record apart
+        // A write cut short by a full disk or a file size limit leaves a line
+        // without its newline. Starting a new line keeps this record apart
         // from that fragment.
         if !ends_with_newline(file)? {
             line.insert(0, b'\n');

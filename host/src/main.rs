@@ -14,8 +14,8 @@ use cli::{Cli, ExitCode, SavedTerminal, printable};
 
 fn main() -> std::process::ExitCode {
     // Rust ignores SIGPIPE, which turns `lahat audit | head` into a panic on
-    // the next print; the default action ends the process quietly instead,
-    // as other command-line tools do.
+    // the next print. The default action ends the process quietly instead, as
+    // other command-line tools do.
     #[cfg(unix)]
     // SAFETY: called before any thread starts; it only resets a signal
     // disposition to the system default.

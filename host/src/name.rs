@@ -12,7 +12,8 @@ use serde::Serialize;
 /// The maximum length of a credential name, in bytes.
 pub const MAX_NAME_LEN: usize = 128;
 
-/// The longest part of a rejected value that error messages repeat.
+/// The maximum number of characters of a rejected value that error messages
+/// repeat.
 const MAX_ECHO_CHARS: usize = 64;
 
 /// A validated credential name such as `aws.default` or `claude.production`.

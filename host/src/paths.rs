@@ -1,5 +1,5 @@
-//! Where lahat keeps its files: the platform's data and cache folders, or one
-//! folder named by `LAHAT_HOME`.
+//! The locations of lahat's files: the platform's data, cache and state
+//! folders, or one folder named by `LAHAT_HOME`.
 
 use std::path::PathBuf;
 

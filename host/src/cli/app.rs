@@ -1,7 +1,7 @@
 //! `lahat app`: approving, revoking and listing apps, and the consent prompt
 //! that `lahat run` shows for an app without a valid approval.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
@@ -168,7 +168,7 @@ fn not_approved(manifest: &Manifest, why: &str) -> CliError {
     CliError::new(ExitCode::NOT_APPROVED, format!("{} was not approved: {why}", manifest.app.id))
 }
 
-/// Shows what the app asks for and reads the answer from the terminal. Input
+/// Shows what the app requests and reads the reply from the terminal. Input
 /// typed before the question appears is discarded, so it cannot count as
 /// consent.
 fn ask_consent(manifest: &Manifest, component_sha256: &str, reason: &str) -> Result<bool, CliError> {
@@ -207,12 +207,7 @@ fn ask_consent(manifest: &Manifest, component_sha256: &str, reason: &str) -> Res
     let _ = out.flush();
 
     discard_pending_input();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|err| CliError::new(ExitCode::FAILURE, format!("cannot read the answer: {err}")))?;
-    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+    super::read_yes()
 }
 
 /// Throws away input that is waiting on the terminal.

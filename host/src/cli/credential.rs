@@ -2,7 +2,7 @@
 //! deleting and repairing credentials.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 
 use clap::{Args, Subcommand};
 use lahat_host::manager::{CredentialChanges, CredentialManager, ListedCredential, ManageError, NewCredential};
@@ -366,12 +366,7 @@ pub(super) fn manage_error(err: ManageError) -> CliError {
 fn confirm(question: &str) -> Result<bool, CliError> {
     eprint!("{question} [y/N] ");
     let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|err| CliError::new(ExitCode::FAILURE, format!("cannot read the answer: {err}")))?;
-    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+    super::read_yes()
 }
 
 /// Builds the JSON description of a credential, as `show --json` and

@@ -120,6 +120,19 @@ fn parse_seconds(raw: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
+/// Reads one line from stdin and returns whether it is `y` or `yes`, in any
+/// case; anything else, end of input included, means no.
+pub fn read_yes() -> Result<bool, CliError> {
+    use std::io::BufRead;
+
+    let mut reply = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut reply)
+        .map_err(|err| CliError::new(ExitCode::FAILURE, format!("cannot read the reply from stdin: {err}")))?;
+    Ok(matches!(reply.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+}
+
 /// The maximum line length of a message that lahat prints, in characters.
 const MAX_PRINTED_LINE: usize = 2000;
 

@@ -16,7 +16,7 @@ use wasmtime::component::Component;
 
 use crate::fsutil::write_private_atomically;
 
-/// Where a loaded component came from.
+/// The source of a loaded component's machine code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CacheOutcome {
     /// Machine code was read from the cache.

@@ -2,8 +2,8 @@
 //!
 //! A request passes three checks in a fixed order: the name is valid, the
 //! manifest declares it, and only then is the vault read. A request refused by
-//! either of the first two checks never reaches the vault, so its answer says
-//! nothing about what the vault contains.
+//! either of the first two checks never reaches the vault, so its result
+//! reveals nothing about what the vault contains.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -46,7 +46,7 @@ pub struct CredentialAccess {
     pub audit: Option<AuditTarget>,
 }
 
-/// Where a run's credential requests are recorded.
+/// The destination of a run's audit records.
 #[derive(Clone)]
 pub struct AuditTarget {
     /// The log.

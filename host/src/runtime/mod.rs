@@ -29,7 +29,7 @@ use state::RunState;
 /// How often the engine's epoch advances while an app runs.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// The most bytes a guest may pass to the host in one call (wasmtime's
+/// The maximum number of bytes a guest may pass to the host in one call (wasmtime's
 /// hostcall fuel). A credential name is at most 128 bytes and WASI streams
 /// move at most a few kilobytes per call, so 4 MiB leaves room for ordinary
 /// calls, and for a rejected 1 MiB name, while a guest can no longer make

@@ -18,7 +18,7 @@ wasmtime::component::bindgen!({
 
 use lahat::vault::credentials::{self, Error as WitError};
 
-/// The most bytes one `wasi:random` call may return.
+/// The maximum number of bytes one `wasi:random` call may return.
 const MAX_RANDOM_BYTES: u64 = 1024 * 1024;
 
 /// The data of one run's store.
