@@ -13,7 +13,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use lahat_host::SecretString;
 use lahat_host::manifest::Manifest;
 use lahat_host::name::CredentialName;
-use lahat_host::runtime::{CacheOutcome, ComponentCache, CredentialAccess, Limits, RunOutcome, Runtime, VaultSource};
+use lahat_host::runtime::{
+    CacheOutcome, ComponentCache, CredentialAccess, Limits, RunOutcome, Runtime, Sandbox, VaultSource,
+};
 use lahat_host::store::{CredentialStore, MemoryStore, Vault};
 
 fn fetcher_manifest() -> Manifest {
@@ -71,6 +73,7 @@ fn run(c: &mut Criterion) {
                             audit: None,
                         },
                         Limits::default(),
+                        &Sandbox::default(),
                     ))
                     .unwrap();
                 assert_eq!(outcome, RunOutcome::Exited(0));

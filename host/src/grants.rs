@@ -15,6 +15,8 @@ use crate::fsutil::{create_private_dir, open_private, parent_or_current, write_p
 use crate::manifest::{EnvName, EnvValue, Manifest};
 use crate::metadata::Timestamp;
 use crate::name::CredentialName;
+use crate::permissions::{FolderAccess, GuestPath, LimitRequest, NetworkPermissions};
+use crate::runtime::BoundFolder;
 use crate::store::StoreError;
 
 /// The grants file's name inside lahat's data folder.
@@ -33,8 +35,98 @@ pub struct Grant {
     /// The environment variables the app gets.
     #[serde(default)]
     pub env: BTreeMap<EnvName, EnvValue>,
+    /// The network, folders and limits the app was granted.
+    #[serde(default, skip_serializing_if = "GrantedAccess::is_empty")]
+    pub access: GrantedAccess,
     /// When the user approved it.
     pub approved: Timestamp,
+}
+
+/// What a grant allows beyond credentials and environment variables.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantedAccess {
+    /// Where the app may connect.
+    #[serde(default, skip_serializing_if = "NetworkPermissions::is_empty")]
+    pub network: NetworkPermissions,
+    /// The host folder bound to each folder path, and its access.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub folders: BTreeMap<GuestPath, GrantedFolder>,
+    /// The limits the manifest asked for.
+    #[serde(default, skip_serializing_if = "LimitRequest::is_empty")]
+    pub limits: LimitRequest,
+}
+
+/// A folder in a grant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantedFolder {
+    /// The host folder.
+    pub host: PathBuf,
+    /// What the app may do in it.
+    pub access: FolderAccess,
+}
+
+impl GrantedAccess {
+    /// Returns what `manifest` asks for with `folders` bound.
+    pub fn requested(manifest: &Manifest, folders: &[BoundFolder]) -> Self {
+        Self {
+            network: manifest.network.clone(),
+            folders: folders
+                .iter()
+                .map(|folder| {
+                    let granted = GrantedFolder {
+                        host: folder.host.clone(),
+                        access: folder.access,
+                    };
+                    (folder.guest.clone(), granted)
+                })
+                .collect(),
+            limits: manifest.limits,
+        }
+    }
+
+    /// Returns true when the grant allows nothing beyond credentials and
+    /// environment variables.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Describes how `requested` differs from this grant, or `None` when it
+    /// asks for nothing new.
+    fn difference(&self, requested: &Self) -> Option<String> {
+        let mut changes = Vec::new();
+        let new_http: Vec<String> = requested
+            .network
+            .http
+            .iter()
+            .filter(|origin| !self.network.http.contains(origin))
+            .map(ToString::to_string)
+            .collect();
+        let new_tcp: Vec<String> = requested
+            .network
+            .tcp
+            .iter()
+            .filter(|endpoint| !self.network.tcp.contains(endpoint))
+            .map(ToString::to_string)
+            .collect();
+        if !new_http.is_empty() || !new_tcp.is_empty() {
+            changes.push(format!("network access to {}", [new_http, new_tcp].concat().join(", ")));
+        }
+        for (path, folder) in &requested.folders {
+            if self.folders.get(path) != Some(folder) {
+                changes.push(format!(
+                    "{} access to {} as {path}",
+                    folder.access.as_str(),
+                    folder.host.display()
+                ));
+            }
+        }
+        if requested.limits != self.limits {
+            changes.push("other limits".to_owned());
+        }
+        (!changes.is_empty()).then(|| changes.join("; "))
+    }
 }
 
 /// The state of an app's approval for a given component and manifest.
@@ -50,6 +142,8 @@ pub enum GrantStatus {
     MoreRequested(Vec<CredentialName>),
     /// The manifest's environment variables differ from the approved ones.
     EnvironmentChanged,
+    /// The run asks for network access, folders or limits beyond the grant.
+    AccessChanged(String),
 }
 
 impl GrantStatus {
@@ -64,6 +158,7 @@ impl GrantStatus {
                 names.iter().map(CredentialName::as_str).collect::<Vec<_>>().join(", ")
             ),
             Self::EnvironmentChanged => "its manifest's environment variables changed since it was approved".to_owned(),
+            Self::AccessChanged(what) => format!("it now asks for {what}"),
         }
     }
 }
@@ -121,12 +216,17 @@ impl Grants {
     }
 
     /// Checks whether `manifest`'s app may run the component with hash
-    /// `component_sha256`.
+    /// `component_sha256` with `folders` bound.
     ///
     /// # Errors
     ///
     /// Returns what [`Grants::load`] returns.
-    pub fn status(&self, manifest: &Manifest, component_sha256: &str) -> Result<GrantStatus, StoreError> {
+    pub fn status(
+        &self,
+        manifest: &Manifest,
+        component_sha256: &str,
+        folders: &[BoundFolder],
+    ) -> Result<GrantStatus, StoreError> {
         let grants = self.load()?;
         let Some(grant) = grants.get(manifest.app.id.as_str()) else {
             return Ok(GrantStatus::Missing);
@@ -145,21 +245,25 @@ impl Grants {
         if grant.env != manifest.env {
             return Ok(GrantStatus::EnvironmentChanged);
         }
+        if let Some(what) = grant.access.difference(&GrantedAccess::requested(manifest, folders)) {
+            return Ok(GrantStatus::AccessChanged(what));
+        }
         Ok(GrantStatus::Granted)
     }
 
-    /// Records the user's approval of `manifest`'s app with this component,
-    /// replacing any earlier grant of the app.
+    /// Records the user's approval of `manifest`'s app with this component
+    /// and `folders` bound, replacing any earlier grant of the app.
     ///
     /// # Errors
     ///
     /// Returns what [`Grants::load`] returns, or [`StoreError::Unavailable`]
     /// when the file cannot be written.
-    pub fn approve(&self, manifest: &Manifest, component_sha256: &str) -> Result<(), StoreError> {
+    pub fn approve(&self, manifest: &Manifest, component_sha256: &str, folders: &[BoundFolder]) -> Result<(), StoreError> {
         let grant = Grant {
             component_sha256: component_sha256.to_owned(),
             credentials: manifest.declared_names(),
             env: manifest.env.clone(),
+            access: GrantedAccess::requested(manifest, folders),
             approved: Timestamp::now(),
         };
         let id = manifest.app.id.to_string();
@@ -227,14 +331,14 @@ mod tests {
         let grants = Grants::new(folder.path().join(GRANTS_FILE_NAME));
         let first = manifest(&["demo.greeting"]);
         let hash = "a".repeat(64);
-        assert_eq!(grants.status(&first, &hash).unwrap(), GrantStatus::Missing);
+        assert_eq!(grants.status(&first, &hash, &[]).unwrap(), GrantStatus::Missing);
 
-        grants.approve(&first, &hash).unwrap();
-        assert_eq!(grants.status(&first, &hash).unwrap(), GrantStatus::Granted);
-        assert_eq!(grants.status(&first, &"b".repeat(64)).unwrap(), GrantStatus::ComponentChanged);
+        grants.approve(&first, &hash, &[]).unwrap();
+        assert_eq!(grants.status(&first, &hash, &[]).unwrap(), GrantStatus::Granted);
+        assert_eq!(grants.status(&first, &"b".repeat(64), &[]).unwrap(), GrantStatus::ComponentChanged);
 
         let more = manifest(&["demo.greeting", "aws.default"]);
-        let status = grants.status(&more, &hash).unwrap();
+        let status = grants.status(&more, &hash, &[]).unwrap();
         assert_eq!(status, GrantStatus::MoreRequested(vec![CredentialName::parse("aws.default").unwrap()]));
         assert!(status.reason().contains("aws.default"), "{}", status.reason());
 
@@ -243,14 +347,52 @@ mod tests {
             EnvName::try_from("LOG_LEVEL".to_owned()).unwrap(),
             EnvValue::try_from("debug".to_owned()).unwrap(),
         );
-        assert_eq!(grants.status(&with_env, &hash).unwrap(), GrantStatus::EnvironmentChanged);
+        assert_eq!(grants.status(&with_env, &hash, &[]).unwrap(), GrantStatus::EnvironmentChanged);
+
+        let mut with_network = first.clone();
+        with_network
+            .network
+            .tcp
+            .push(crate::permissions::TcpEndpoint::try_from("127.0.0.1:5432".to_owned()).unwrap());
+        let status = grants.status(&with_network, &hash, &[]).unwrap();
+        assert!(
+            matches!(&status, GrantStatus::AccessChanged(what) if what.contains("127.0.0.1:5432")),
+            "{status:?}"
+        );
 
         let fewer = manifest(&[]);
-        assert_eq!(grants.status(&fewer, &hash).unwrap(), GrantStatus::Granted, "asking for less is fine");
+        assert_eq!(grants.status(&fewer, &hash, &[]).unwrap(), GrantStatus::Granted, "asking for less is fine");
 
         assert!(grants.revoke("greeter").unwrap());
         assert!(!grants.revoke("greeter").unwrap());
-        assert_eq!(grants.status(&first, &hash).unwrap(), GrantStatus::Missing);
+        assert_eq!(grants.status(&first, &hash, &[]).unwrap(), GrantStatus::Missing);
+    }
+
+    #[test]
+    fn grant_binds_each_folder_to_its_host_folder() {
+        let folder = tempfile::tempdir().unwrap();
+        let grants = Grants::new(folder.path().join(GRANTS_FILE_NAME));
+        let mut backup = manifest(&[]);
+        backup.folders.push(crate::permissions::FolderRequest {
+            path: GuestPath::try_from("/backup".to_owned()).unwrap(),
+            access: FolderAccess::Read,
+            purpose: crate::manifest::Text::try_from("Files to back up".to_owned()).unwrap(),
+        });
+        let bound = |host: &str, access| {
+            vec![BoundFolder {
+                guest: GuestPath::try_from("/backup".to_owned()).unwrap(),
+                host: PathBuf::from(host),
+                access,
+            }]
+        };
+        let hash = "a".repeat(64);
+        grants.approve(&backup, &hash, &bound("/home/me/docs", FolderAccess::Read)).unwrap();
+        let same = grants.status(&backup, &hash, &bound("/home/me/docs", FolderAccess::Read));
+        assert_eq!(same.unwrap(), GrantStatus::Granted);
+        for (host, access) in [("/home/me", FolderAccess::Read), ("/home/me/docs", FolderAccess::ReadWrite)] {
+            let status = grants.status(&backup, &hash, &bound(host, access)).unwrap();
+            assert!(matches!(status, GrantStatus::AccessChanged(_)), "{host} {access:?}: {status:?}");
+        }
     }
 
     #[test]

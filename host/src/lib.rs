@@ -24,6 +24,7 @@ pub mod manifest;
 pub mod metadata;
 pub mod name;
 pub mod paths;
+pub mod permissions;
 pub mod runtime;
 pub mod store;
 

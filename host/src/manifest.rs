@@ -11,6 +11,7 @@ use std::path::{Component as PathComponent, Path, PathBuf};
 use serde::Deserialize;
 
 use crate::name::CredentialName;
+use crate::permissions::{FolderRequest, LimitRequest, NetworkPermissions, TesterInfo};
 
 /// The file name `lahat run` looks for inside an app folder.
 pub const MANIFEST_FILE_NAME: &str = "lahat.toml";
@@ -29,6 +30,14 @@ pub struct Manifest {
     pub credentials: Vec<CredentialRequest>,
     /// The `[env]` table: the only environment variables the app sees.
     pub env: BTreeMap<EnvName, EnvValue>,
+    /// The `[network]` table: where the app may connect.
+    pub network: NetworkPermissions,
+    /// The `[[folders]]` entries, with unique paths.
+    pub folders: Vec<FolderRequest>,
+    /// The `[limits]` table: limits the app asks for beyond the defaults.
+    pub limits: LimitRequest,
+    /// The `[tester]` table, when the app tests credentials.
+    pub tester: Option<TesterInfo>,
 }
 
 /// The `[app]` table: the app's identity and its component.
@@ -63,6 +72,13 @@ struct RawManifest {
     credentials: Vec<RawCredentialRequest>,
     #[serde(default)]
     env: BTreeMap<EnvName, EnvValue>,
+    #[serde(default)]
+    network: NetworkPermissions,
+    #[serde(default)]
+    folders: Vec<FolderRequest>,
+    #[serde(default)]
+    limits: LimitRequest,
+    tester: Option<TesterInfo>,
 }
 
 #[derive(Deserialize)]
@@ -184,11 +200,48 @@ impl Manifest {
             });
         }
 
+        let mut folder_paths = BTreeSet::new();
+        for (index, folder) in raw.folders.iter().enumerate() {
+            let path = folder.path.as_str();
+            let nested = folder_paths.iter().any(|other: &&str| {
+                other == &path || path.starts_with(&format!("{other}/")) || other.starts_with(&format!("{path}/"))
+            });
+            if nested {
+                return Err(invalid(format!(
+                    "`folders[{index}].path` \"{path}\" repeats or nests inside another folder's path; give each folder its own path"
+                )));
+            }
+            folder_paths.insert(path);
+        }
+        if let Some(limit) = raw.limits.memory
+            && limit.0 > crate::permissions::MAX_MEMORY_BYTES
+        {
+            return Err(invalid(format!(
+                "`limits.memory` is {limit}, and the most an app may ask for is 4 GiB"
+            )));
+        }
+        if let Some(limit) = raw.limits.timeout
+            && limit.0 > crate::permissions::MAX_TIMEOUT
+        {
+            return Err(invalid("`limits.timeout` is longer than 24 hours, the most an app may ask for".to_owned()));
+        }
+        if let Some(limit) = raw.limits.output
+            && limit.0 > crate::permissions::MAX_OUTPUT_BYTES
+        {
+            return Err(invalid(format!(
+                "`limits.output` is {limit}, and the most an app may ask for is 1 GiB"
+            )));
+        }
+
         Ok(Self {
             path: path.to_owned(),
             app: raw.app,
             credentials,
             env: raw.env,
+            network: raw.network,
+            folders: raw.folders,
+            limits: raw.limits,
+            tester: raw.tester,
         })
     }
 

@@ -8,10 +8,10 @@ use clap::{Args, Subcommand};
 use lahat_host::grants::{GrantStatus, Grants};
 use lahat_host::manifest::Manifest;
 use lahat_host::paths::Paths;
-use lahat_host::runtime::ComponentCache;
+use lahat_host::runtime::{BoundFolder, ComponentCache};
 use serde_json::json;
 
-use super::run::{load_manifest, new_runtime, run_error};
+use super::run::{FolderBinding, bind_folders, load_manifest, new_runtime, run_error};
 use super::{CliError, ExitCode};
 
 #[derive(Debug, Subcommand)]
@@ -30,6 +30,10 @@ pub enum AppCommand {
 pub struct ApproveArgs {
     /// The app folder that contains `lahat.toml`, or the manifest file.
     path: PathBuf,
+    /// Bind a folder the manifest declares to a host folder, as
+    /// `GUEST_PATH=HOST_FOLDER`; repeat for each declared folder.
+    #[arg(long = "folder", value_name = "GUEST_PATH=HOST_FOLDER")]
+    folders: Vec<FolderBinding>,
     /// Approve without asking.
     #[arg(long, short)]
     yes: bool,
@@ -56,6 +60,7 @@ pub fn execute(command: AppCommand, paths: &Paths) -> Result<ExitCode, CliError>
             let manifest = load_manifest(&args.path)?;
             let runtime = new_runtime(Some(ComponentCache::new(paths.component_cache())))?;
             let loaded = runtime.load_component(&manifest.component_path()).map_err(run_error)?;
+            let folders = bind_folders(&manifest, &args.folders)?;
             if !args.yes {
                 // The question goes to stderr, so both must be the terminal
                 // or the person answering could not see what they approve.
@@ -65,11 +70,11 @@ pub fn execute(command: AppCommand, paths: &Paths) -> Result<ExitCode, CliError>
                         "approval needs a terminal on stdin and stderr to ask on; pass --yes to approve without asking",
                     ));
                 }
-                if !ask_consent(&manifest, &loaded.sha256, "")? {
+                if !ask_consent(&manifest, &loaded.sha256, &folders, "")? {
                     return Err(not_approved(&manifest, "you declined"));
                 }
             }
-            grants.approve(&manifest, &loaded.sha256)?;
+            grants.approve(&manifest, &loaded.sha256, &folders)?;
             eprintln!("approved {} with component {}", manifest.app.id, &loaded.sha256[..12]);
         }
         AppCommand::Revoke(args) => {
@@ -93,6 +98,7 @@ pub fn execute(command: AppCommand, paths: &Paths) -> Result<ExitCode, CliError>
                             "component_sha256": grant.component_sha256,
                             "credentials": grant.credentials,
                             "env": grant.env,
+                            "access": grant.access,
                             "approved": grant.approved,
                         })
                     })
@@ -119,14 +125,24 @@ pub fn execute(command: AppCommand, paths: &Paths) -> Result<ExitCode, CliError>
 
 /// Makes sure the user approved this component before it runs: asks on a
 /// terminal, and fails without one.
-pub fn ensure_approved(manifest: &Manifest, component_sha256: &str, paths: &Paths) -> Result<(), CliError> {
+pub fn ensure_approved(
+    manifest: &Manifest,
+    component_sha256: &str,
+    folders: &[BoundFolder],
+    paths: &Paths,
+) -> Result<(), CliError> {
     // An app that declares nothing gets nothing beyond the sandbox, so there
     // is nothing to consent to.
-    if manifest.credentials.is_empty() && manifest.env.is_empty() {
+    let declares_nothing = manifest.credentials.is_empty()
+        && manifest.env.is_empty()
+        && manifest.network.is_empty()
+        && manifest.folders.is_empty()
+        && manifest.limits.is_empty();
+    if declares_nothing {
         return Ok(());
     }
     let grants = Grants::new(paths.grants_file());
-    let status = grants.status(manifest, component_sha256)?;
+    let status = grants.status(manifest, component_sha256, folders)?;
     if status == GrantStatus::Granted {
         return Ok(());
     }
@@ -143,10 +159,10 @@ pub fn ensure_approved(manifest: &Manifest, component_sha256: &str, paths: &Path
             ),
         ));
     }
-    if !ask_consent(manifest, component_sha256, &status.reason())? {
+    if !ask_consent(manifest, component_sha256, folders, &status.reason())? {
         return Err(not_approved(manifest, "you declined"));
     }
-    grants.approve(manifest, component_sha256)?;
+    grants.approve(manifest, component_sha256, folders)?;
     Ok(())
 }
 
@@ -171,7 +187,12 @@ fn not_approved(manifest: &Manifest, why: &str) -> CliError {
 /// Shows what the app requests and reads the reply from the terminal. Input
 /// typed before the question appears is discarded, so it cannot count as
 /// consent.
-fn ask_consent(manifest: &Manifest, component_sha256: &str, reason: &str) -> Result<bool, CliError> {
+fn ask_consent(
+    manifest: &Manifest,
+    component_sha256: &str,
+    folders: &[BoundFolder],
+    reason: &str,
+) -> Result<bool, CliError> {
     // Manifest texts were validated when the manifest was read: they hold no
     // control, bidirectional or zero-width characters.
     let mut out = std::io::stderr().lock();
@@ -194,20 +215,66 @@ fn ask_consent(manifest: &Manifest, component_sha256: &str, reason: &str) -> Res
     for credential in &manifest.credentials {
         summary.push_str(&format!("  {}: {}\n", credential.name, credential.purpose));
     }
-    if manifest.env.is_empty() {
-        summary.push_str("It gets no network, files or environment variables.\n");
-    } else {
-        summary.push_str("It gets these environment variables, and no network or files:\n");
-        for (name, value) in &manifest.env {
-            summary.push_str(&format!("  {}={:?}\n", name.as_str(), value.as_str()));
-        }
-    }
+    summary.push_str(&describe_access(manifest, folders));
     summary.push_str(&format!("Allow {} to run with these permissions? [y/N] ", manifest.app.id));
     let _ = out.write_all(super::printable(&summary).as_bytes());
     let _ = out.flush();
 
     discard_pending_input();
     super::read_yes()
+}
+
+/// Describes the network, folders, environment and limits an app asks for.
+fn describe_access(manifest: &Manifest, folders: &[BoundFolder]) -> String {
+    let mut text = String::new();
+    if manifest.network.is_empty() {
+        text.push_str("It gets no network access.\n");
+    } else {
+        text.push_str("It may connect to:\n");
+        for origin in &manifest.network.http {
+            text.push_str(&format!("  {origin} (HTTP)\n"));
+        }
+        for endpoint in &manifest.network.tcp {
+            text.push_str(&format!("  {endpoint} (TCP)\n"));
+        }
+    }
+    if folders.is_empty() {
+        text.push_str("It gets no files.\n");
+    } else {
+        text.push_str("It gets these folders:\n");
+        for folder in folders {
+            let purpose = manifest
+                .folders
+                .iter()
+                .find(|request| request.path == folder.guest)
+                .map_or("", |request| request.purpose.as_str());
+            text.push_str(&format!(
+                "  {} as {} ({}): {purpose}\n",
+                folder.host.display(),
+                folder.guest,
+                folder.access.as_str()
+            ));
+        }
+    }
+    if manifest.env.is_empty() {
+        text.push_str("It gets no environment variables.\n");
+    } else {
+        text.push_str("It gets these environment variables:\n");
+        for (name, value) in &manifest.env {
+            text.push_str(&format!("  {}={:?}\n", name.as_str(), value.as_str()));
+        }
+    }
+    let limits = &manifest.limits;
+    if let Some(memory) = limits.memory {
+        text.push_str(&format!("It may use up to {memory} of memory.\n"));
+    }
+    if let Some(timeout) = limits.timeout {
+        text.push_str(&format!("It may run for up to {}.\n", humantime::format_duration(timeout.0)));
+    }
+    if let Some(output) = limits.output {
+        text.push_str(&format!("It may write up to {output} of output.\n"));
+    }
+    text
 }
 
 /// Throws away input that is waiting on the terminal.

@@ -1,17 +1,21 @@
 //! Running mini apps: the wasmtime engine, the component cache and one
 //! sandboxed store per run.
 //!
-//! Each run gets a fresh [`wasmtime::Store`] whose WASI context has only the
-//! arguments given and the host's stdout and stderr. It has no environment
-//! variables, no stdin, no preopened directories and no sockets. Memory is
-//! capped by a [`wasmtime::StoreLimits`] and time by epoch interruption plus
-//! a deadline on the whole run, which also covers time spent in host calls.
+//! Each run gets a fresh [`wasmtime::Store`] whose WASI context has the
+//! arguments given, the manifest's `[env]` pairs, the folders the user bound
+//! to the manifest's `[[folders]]`, the network its `[network]` table
+//! declares, and masked stdout and stderr. It has no stdin and nothing of
+//! the host's environment. Memory is capped by a [`wasmtime::StoreLimits`],
+//! time by epoch interruption plus a deadline on the whole run, which also
+//! covers time spent in host calls, and output by the streams themselves.
 
 mod cache;
 mod gate;
+mod network;
+mod output;
 mod state;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use sha2::Digest;
 use std::time::Duration;
@@ -22,9 +26,12 @@ use wasmtime_wasi::p2::bindings::Command;
 
 pub use cache::{CacheOutcome, ComponentCache};
 pub use gate::{AuditTarget, CredentialAccess, CredentialGate, NoticeSink, Refusal, VaultSource};
+pub use network::NetworkPolicy;
+pub use output::{MASK, MIN_MASKED_LEN};
 
 use crate::manifest::Manifest;
-use state::RunState;
+use crate::permissions::{FolderAccess, GuestPath, NetworkPermissions};
+use state::{RunSetup, RunState};
 
 /// How often the engine's epoch advances while an app runs.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -47,16 +54,52 @@ pub struct Limits {
     pub max_memory_bytes: usize,
     /// The maximum wall-clock time of the whole run, including host calls.
     pub timeout: Duration,
+    /// The maximum bytes the app may write to stdout and to stderr, each.
+    pub max_output_bytes: u64,
 }
 
 impl Default for Limits {
-    /// 256 MiB of memory and 5 minutes.
+    /// 256 MiB of memory, 5 minutes and 64 MiB of output.
     fn default() -> Self {
         Self {
             max_memory_bytes: 256 * 1024 * 1024,
             timeout: Duration::from_secs(300),
+            max_output_bytes: 64 * 1024 * 1024,
         }
     }
+}
+
+/// A manifest's `[[folders]]` entry bound to a host folder by the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundFolder {
+    /// Where the app sees the folder.
+    pub guest: GuestPath,
+    /// The host folder, canonical.
+    pub host: PathBuf,
+    /// What the app may do in it.
+    pub access: FolderAccess,
+}
+
+/// What a run may reach besides credentials.
+#[derive(Debug, Clone, Default)]
+pub struct Sandbox {
+    /// Where the app may connect.
+    pub network: NetworkPermissions,
+    /// The folders the app sees.
+    pub folders: Vec<BoundFolder>,
+}
+
+/// The manifest field that permits an imported interface, for interfaces
+/// that an app imports only when it uses them.
+///
+/// `wasi:sockets` and `wasi:filesystem` are not listed: language runtimes
+/// such as CPython import them in every component, whether or not the app
+/// uses them. They stay linked, and every socket operation outside
+/// `network.tcp` and every path outside a bound folder is refused when the
+/// app tries it.
+fn permitting_field(interface: &str) -> Option<&'static str> {
+    let name = interface.split('@').next().unwrap_or(interface);
+    name.starts_with("wasi:http/").then_some("network.http")
 }
 
 /// A compiled component and what identifies it.
@@ -91,6 +134,26 @@ pub enum RunError {
     /// an interface the host does not provide.
     #[error("cannot start the app: {0}")]
     Instantiate(String),
+    /// The component imports an interface its manifest does not permit.
+    #[error(
+        "cannot start the app: it imports {interface}, which its manifest does not permit; declare what it may reach in `{field}` if you trust it to"
+    )]
+    NotPermitted {
+        /// The imported interface.
+        interface: String,
+        /// The manifest field that would permit it.
+        field: &'static str,
+    },
+    /// A folder bound to the app could not be opened.
+    #[error("cannot give the app the folder {guest}: cannot open {host}: {message}")]
+    Folder {
+        /// The folder's path inside the app.
+        guest: String,
+        /// The host folder.
+        host: String,
+        /// The problem.
+        message: String,
+    },
     /// The app trapped: a crash, an out-of-bounds access or a memory limit.
     #[error("the app crashed: {0}")]
     Trap(String),
@@ -120,6 +183,7 @@ impl Runtime {
         let engine = Engine::new(&config)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         state::add_credentials_to_linker(&mut linker)?;
         Ok(Self { engine, linker, cache })
     }
@@ -174,17 +238,39 @@ impl Runtime {
         }
     }
 
-    /// Runs `component` as the app that `manifest` describes.
-    ///
-    /// `args` follow the app id as `argv[0]`. The app's stdout and stderr are
-    /// the host's. Credential requests go through a [`CredentialGate`] that
-    /// allows exactly the names the manifest declares.
+    /// Checks that `component` imports only interfaces that `network`
+    /// permits.
     ///
     /// # Errors
     ///
-    /// Returns [`RunError::Instantiate`] when the component cannot start,
-    /// [`RunError::Trap`] when it crashes or exceeds its memory limit, and
-    /// [`RunError::TimedOut`] when it runs past its time limit.
+    /// Returns [`RunError::NotPermitted`] naming the first interface that
+    /// needs a permission the manifest does not declare.
+    pub fn check_imports(&self, component: &Component, network: &NetworkPermissions) -> Result<(), RunError> {
+        let (imports, _) = self.interfaces(component);
+        for interface in imports {
+            if let Some(field) = permitting_field(&interface)
+                && network.http.is_empty()
+            {
+                return Err(RunError::NotPermitted { interface, field });
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `component` as the app that `manifest` describes.
+    ///
+    /// `args` follow the app id as `argv[0]`. The app's stdout and stderr are
+    /// the host's, with delivered values masked. Credential requests go
+    /// through a [`CredentialGate`] that allows exactly the names the manifest
+    /// declares; `sandbox` says what else the app may reach.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`RunError::NotPermitted`] when the component imports an
+    /// interface the sandbox does not permit, [`RunError::Folder`] when a
+    /// folder cannot be opened, [`RunError::Instantiate`] when the component
+    /// cannot start, [`RunError::Trap`] when it crashes or exceeds a limit,
+    /// and [`RunError::TimedOut`] when it runs past its time limit.
     pub async fn run(
         &self,
         manifest: &Manifest,
@@ -192,7 +278,9 @@ impl Runtime {
         args: &[String],
         access: CredentialAccess,
         limits: Limits,
+        sandbox: &Sandbox,
     ) -> Result<RunOutcome, RunError> {
+        self.check_imports(component, &sandbox.network)?;
         let gate = CredentialGate::new(manifest.app.id.to_string(), manifest.declared_names(), access);
         let mut argv = vec![manifest.app.id.to_string()];
         argv.extend(args.iter().cloned());
@@ -201,7 +289,16 @@ impl Runtime {
             .iter()
             .map(|(name, value)| (name.as_str(), value.as_str()))
             .collect();
-        let mut store = Store::new(&self.engine, RunState::new(&argv, &env, gate, limits));
+        let network = NetworkPolicy::resolve(&sandbox.network).await;
+        let state = RunState::new(RunSetup {
+            argv: &argv,
+            env: &env,
+            gate,
+            limits,
+            network,
+            folders: &sandbox.folders,
+        })?;
+        let mut store = Store::new(&self.engine, state);
         store.limiter(|state| state.limits());
         store.set_hostcall_fuel(MAX_HOSTCALL_BYTES);
         // Yield to the executor on every tick, so that the deadline below can
@@ -221,6 +318,7 @@ impl Runtime {
         };
         let result = tokio::time::timeout(limits.timeout, run).await;
         ticker.abort();
+        store.data().finish_output();
         store.data().finish_audit();
         let refusals = store.data().refusals();
         if refusals > state::MAX_LOGGED_REFUSALS {

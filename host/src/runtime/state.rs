@@ -4,10 +4,14 @@
 use secrecy::ExposeSecret;
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use super::Limits;
 use super::gate::{CredentialGate, Refusal};
+use super::network::{HttpHooks, NetworkPolicy};
+use super::output::{MaskedOutput, Secrets, Target};
+use super::{BoundFolder, Limits, RunError};
+use crate::permissions::FolderAccess;
 
 // `tracing` stays off: it would record the returned secret in logs.
 wasmtime::component::bindgen!({
@@ -21,13 +25,31 @@ use lahat::vault::credentials::{self, Error as WitError};
 /// The maximum number of bytes one `wasi:random` call may return.
 const MAX_RANDOM_BYTES: u64 = 1024 * 1024;
 
+/// The most resources (streams, sockets, requests, open files) an app may
+/// hold at once.
+pub(super) const MAX_RESOURCES: usize = 10_000;
+
 /// The data of one run's store.
 pub(super) struct RunState {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    hooks: HttpHooks,
     table: ResourceTable,
     gate: CredentialGate,
     limits: StoreLimits,
     refusals: u64,
+    secrets: Secrets,
+    outputs: [MaskedOutput; 2],
+}
+
+/// What a run's store is built from.
+pub(super) struct RunSetup<'a> {
+    pub argv: &'a [String],
+    pub env: &'a [(&'a str, &'a str)],
+    pub gate: CredentialGate,
+    pub limits: Limits,
+    pub network: NetworkPolicy,
+    pub folders: &'a [BoundFolder],
 }
 
 /// Refused requests logged per run; a guest that retries in a loop would
@@ -35,29 +57,68 @@ pub(super) struct RunState {
 pub(super) const MAX_LOGGED_REFUSALS: u64 = 20;
 
 impl RunState {
-    /// Builds a WASI context with `argv`, the manifest's `env` pairs and the
-    /// host's stdout and stderr, and nothing else: the host's own
-    /// environment is never passed on.
-    pub(super) fn new(argv: &[String], env: &[(&str, &str)], gate: CredentialGate, limits: Limits) -> Self {
-        let wasi = WasiCtx::builder()
-            .args(argv)
-            .envs(env)
+    /// Builds a WASI context with `argv`, the manifest's `env` pairs, the
+    /// bound folders, the network the policy allows and masked stdout and
+    /// stderr, and nothing else: the host's own environment is never passed
+    /// on.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`RunError::Folder`] when a bound folder cannot be opened.
+    pub(super) fn new(setup: RunSetup<'_>) -> Result<Self, RunError> {
+        let secrets = Secrets::default();
+        let output = |name, target| MaskedOutput::new(name, target, secrets.clone(), setup.limits.max_output_bytes);
+        let outputs = [output("stdout", Target::Stdout), output("stderr", Target::Stderr)];
+        let mut builder = WasiCtx::builder();
+        builder
+            .args(setup.argv)
+            .envs(setup.env)
             // wasi:random requests beyond this fail instead of making the
             // host allocate them.
             .max_random_size(MAX_RANDOM_BYTES)
-            .inherit_stdout()
-            .inherit_stderr()
-            .build();
+            .stdout(outputs[0].clone())
+            .stderr(outputs[1].clone())
+            .allow_tcp(setup.network.has_tcp())
+            .allow_udp(false)
+            .allow_ip_name_lookup(setup.network.has_tcp())
+            .socket_addr_check(setup.network.socket_check());
+        for folder in setup.folders {
+            let perms = match folder.access {
+                FolderAccess::Read => FsPerms::ReadOnly,
+                FolderAccess::ReadWrite => FsPerms::ReadWrite,
+            };
+            builder
+                .preopened_dir(&folder.host, folder.guest.as_str(), perms)
+                .map_err(|err| RunError::Folder {
+                    guest: folder.guest.to_string(),
+                    host: folder.host.display().to_string(),
+                    message: format!("{err:#}"),
+                })?;
+        }
         let limits = StoreLimitsBuilder::new()
-            .memory_size(limits.max_memory_bytes)
+            .memory_size(setup.limits.max_memory_bytes)
             .trap_on_grow_failure(true)
             .build();
-        Self {
-            wasi,
-            table: ResourceTable::new(),
-            gate,
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_RESOURCES);
+        let app = setup.gate.app_id().to_owned();
+        Ok(Self {
+            wasi: builder.build(),
+            http: WasiHttpCtx::new(),
+            hooks: HttpHooks::new(setup.network, app),
+            table,
+            gate: setup.gate,
             limits,
             refusals: 0,
+            secrets,
+            outputs,
+        })
+    }
+
+    /// Writes the output held back for masking.
+    pub(super) fn finish_output(&self) {
+        for output in &self.outputs {
+            output.finish();
         }
     }
 
@@ -85,6 +146,16 @@ impl WasiView for RunState {
     }
 }
 
+impl WasiHttpView for RunState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
 pub(super) fn add_credentials_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
     credentials::add_to_linker::<RunState, HasSelf<RunState>>(linker, |state| state)
 }
@@ -95,6 +166,7 @@ impl credentials::Host for RunState {
         match self.gate.resolve(&name).await {
             Ok(value) => {
                 tracing::info!(app = %app, credential = %name, "credential delivered");
+                self.secrets.add(value.expose_secret());
                 // NOTE: bindgen takes the value as a plain `String`, so this copy
                 // is freed without being zeroized after it is written into guest
                 // memory.
