@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what building and testing lahat needs on Debian or Ubuntu: the
 # wasm32-wasip2 Rust target, libdbus headers for the Secret Service client,
-# and a D-Bus daemon, gnome-keyring and secret-tool for the keychain tests.
+# a D-Bus daemon, gnome-keyring and secret-tool for the keychain tests, and
+# PostgreSQL for the pg-query tests.
 # Packages already present are left alone; installing the others needs root
 # or sudo.
 set -euo pipefail
 
-packages=(pkg-config libdbus-1-dev dbus-daemon dbus-bin gnome-keyring libsecret-tools)
+packages=(pkg-config libdbus-1-dev dbus-daemon dbus-bin gnome-keyring libsecret-tools postgresql)
 if [[ "${1:-}" == "--with-bench" ]]; then
     packages+=(hyperfine)
 fi

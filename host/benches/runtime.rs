@@ -82,9 +82,43 @@ fn run(c: &mut Criterion) {
     }
 }
 
+/// A run of 20 million loop rounds with and without epoch interruption,
+/// which the wall-clock deadline relies on.
+fn epoch_cost(c: &mut Criterion) {
+    let manifest = fetcher_manifest();
+    let wasm = read_wasm(&manifest);
+    let store = Arc::new(MemoryStore::new());
+    store
+        .set(&CredentialName::parse("demo.greeting").unwrap(), &SecretString::from("Hello"))
+        .unwrap();
+    let vault = Vault::new(store, Duration::from_secs(10));
+    let executor = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let args = vec!["0".to_owned(), "0".to_owned(), "20000000".to_owned()];
+    let sandbox = Sandbox::default();
+
+    for (label, runtime) in [
+        ("with_epochs", Runtime::new(None).unwrap()),
+        ("without_epochs", Runtime::without_epoch_interruption(None).unwrap()),
+    ] {
+        let (component, _) = runtime.compile(&wasm).unwrap();
+        c.bench_function(&format!("compute_20m/{label}"), |b| {
+            b.iter(|| {
+                let access = CredentialAccess {
+                    source: VaultSource::Ready(vault.clone()),
+                    metadata: None,
+                    notice: Arc::new(|_| {}),
+                    audit: None,
+                };
+                let run = runtime.run(&manifest, &component, &args, access, Limits::default(), &sandbox);
+                assert_eq!(executor.block_on(run).unwrap(), RunOutcome::Exited(0));
+            })
+        });
+    }
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(Duration::from_secs(5));
-    targets = compile, run
+    targets = compile, run, epoch_cost
 }
 criterion_main!(benches);

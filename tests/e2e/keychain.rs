@@ -30,11 +30,11 @@ fn automatic_choice_uses_keychain() {
 #[test]
 fn item_written_by_another_program_is_read() {
     let service = SecretService::start();
-    service.store_foreign("demo.greeting", "Bonjour");
+    service.store_foreign("demo.greeting", "Salut");
     let lahat = Lahat::with_bus(&service.bus_address);
     let output = lahat.run(&["--store", "os", "run", lahat.approved("sample-apps/greeter").to_str().unwrap()]);
     assert_success(&output, "greeter");
-    assert_eq!(stdout(&output), "Bonjour, world!\n");
+    assert_eq!(stdout(&output), "Salut, world!\n");
 }
 
 #[test]

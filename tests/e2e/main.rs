@@ -5,6 +5,7 @@
 
 mod audit;
 mod cli;
+mod corpus;
 mod crash;
 mod file_store;
 mod hostile;
@@ -12,5 +13,9 @@ mod import;
 mod keychain;
 mod limits;
 mod manifests;
+mod postgres;
+mod python;
+mod s3;
 mod support;
+mod testers;
 mod vault;

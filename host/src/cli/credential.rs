@@ -42,6 +42,10 @@ pub enum CredentialCommand {
     /// Import existing keys from environment variables or a Lahat desktop
     /// app's data folder.
     Import(super::import::ImportArgs),
+    /// Check a credential with the service it belongs to: run the tester app
+    /// of its namespace, print the outcome and record it as the last test.
+    /// Exits 0 when the service accepted it and 1 when it did not.
+    Test(super::tester::TestArgs),
 }
 
 #[derive(Debug, Args)]
@@ -319,7 +323,7 @@ pub async fn execute(command: CredentialCommand, config: &StoreConfig) -> Result
                 return Ok(ExitCode::DATA_ERROR);
             }
         }
-        CredentialCommand::Import(_) => {}
+        CredentialCommand::Import(_) | CredentialCommand::Test(_) => {}
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -7,6 +7,7 @@ mod exit;
 mod import;
 mod run;
 mod terminal;
+mod tester;
 mod value;
 
 use std::path::PathBuf;
@@ -99,6 +100,9 @@ impl Cli {
         match self.command {
             Command::Run(args) => run::run(args, &paths, store_config).await,
             Command::Inspect(args) => run::inspect(args, &paths),
+            Command::Credential(credential::CredentialCommand::Test(args)) => {
+                tester::execute(args, &paths, store_config).await
+            }
             Command::Credential(command) => credential::execute(command, &store_config).await,
             Command::Audit(args) => audit::execute(args, &paths),
             Command::App(command) => app::execute(command, &paths),

@@ -79,6 +79,7 @@ pub async fn run(args: RunArgs, paths: &Paths, store: StoreConfig) -> Result<Exi
     let sandbox = Sandbox {
         network: manifest.network.clone(),
         folders,
+        capture_stdout: None,
     };
     let access = CredentialAccess {
         source: VaultSource::Lazy(store),
@@ -223,7 +224,8 @@ impl std::str::FromStr for FolderBinding {
     }
 }
 
-/// Binds each folder the manifest declares to the host folder given for it.
+/// Binds each folder the manifest declares to the host folder given for it;
+/// a declared folder without a binding is left out.
 pub(super) fn bind_folders(manifest: &Manifest, bindings: &[FolderBinding]) -> Result<Vec<BoundFolder>, CliError> {
     for binding in bindings {
         if !manifest.folders.iter().any(|request| request.path == binding.guest) {
@@ -243,17 +245,13 @@ pub(super) fn bind_folders(manifest: &Manifest, bindings: &[FolderBinding]) -> R
     for request in &manifest.folders {
         let mut matching = bindings.iter().filter(|binding| binding.guest == request.path);
         let Some(binding) = matching.next() else {
-            return Err(CliError::new(
-                ExitCode::USAGE,
-                format!(
-                    "{} needs the folder {} ({}: {}); bind it with --folder {}=HOST_FOLDER",
-                    manifest.app.id,
-                    request.path,
-                    request.access.as_str(),
-                    request.purpose,
-                    request.path
-                ),
-            ));
+            // An unbound folder is not given to the app, which may not need
+            // it for this run (a backup app listing what it uploaded).
+            eprintln!(
+                "lahat: note: {} is not given the folder {} ({}); bind it with --folder {}=HOST_FOLDER",
+                manifest.app.id, request.path, request.purpose, request.path
+            );
+            continue;
         };
         if matching.next().is_some() {
             return Err(CliError::new(

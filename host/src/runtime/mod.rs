@@ -16,6 +16,7 @@ mod output;
 mod state;
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use sha2::Digest;
 use std::time::Duration;
@@ -87,6 +88,9 @@ pub struct Sandbox {
     pub network: NetworkPermissions,
     /// The folders the app sees.
     pub folders: Vec<BoundFolder>,
+    /// Collects the app's stdout, masked, instead of writing it to the
+    /// host's stdout.
+    pub capture_stdout: Option<Arc<Mutex<Vec<u8>>>>,
 }
 
 /// The manifest field that permits an imported interface, for interfaces
@@ -167,6 +171,7 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<RunState>,
     cache: Option<ComponentCache>,
+    epochs: bool,
 }
 
 impl Runtime {
@@ -178,14 +183,35 @@ impl Runtime {
     /// Returns an error when wasmtime cannot create the engine on this
     /// machine.
     pub fn new(cache: Option<ComponentCache>) -> wasmtime::Result<Self> {
+        Self::build(cache, true)
+    }
+
+    /// Creates a runtime without epoch interruption, to measure what the
+    /// deadline costs. Its runs still have a deadline, but a guest that never
+    /// calls the host is not stopped by it, so it must not run untrusted apps.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error when wasmtime cannot create the engine on this
+    /// machine.
+    pub fn without_epoch_interruption(cache: Option<ComponentCache>) -> wasmtime::Result<Self> {
+        Self::build(cache, false)
+    }
+
+    fn build(cache: Option<ComponentCache>, epochs: bool) -> wasmtime::Result<Self> {
         let mut config = Config::new();
-        config.epoch_interruption(true);
+        config.epoch_interruption(epochs);
         let engine = Engine::new(&config)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         state::add_credentials_to_linker(&mut linker)?;
-        Ok(Self { engine, linker, cache })
+        Ok(Self {
+            engine,
+            linker,
+            cache,
+            epochs,
+        })
     }
 
     /// Returns the engine.
@@ -297,15 +323,17 @@ impl Runtime {
             limits,
             network,
             folders: &sandbox.folders,
+            capture_stdout: sandbox.capture_stdout.clone(),
         })?;
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| state.limits());
         store.set_hostcall_fuel(MAX_HOSTCALL_BYTES);
         // Yield to the executor on every tick, so that the deadline below can
         // stop a guest that never returns to the host.
-        store.epoch_deadline_async_yield_and_update(1);
-
-        let ticker = tokio::spawn(tick_epochs(self.engine.clone()));
+        let ticker = self.epochs.then(|| {
+            store.epoch_deadline_async_yield_and_update(1);
+            tokio::spawn(tick_epochs(self.engine.clone()))
+        });
         let run = async {
             let command = Command::instantiate_async(&mut store, component, &self.linker)
                 .await
@@ -317,7 +345,9 @@ impl Runtime {
                 .map_err(|err| exit_or_trap(err, limits))
         };
         let result = tokio::time::timeout(limits.timeout, run).await;
-        ticker.abort();
+        if let Some(ticker) = ticker {
+            ticker.abort();
+        }
         store.data().finish_output();
         store.data().finish_audit();
         let refusals = store.data().refusals();

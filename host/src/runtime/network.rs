@@ -23,6 +23,7 @@ use crate::permissions::{Host, HttpOrigin, HttpScheme, NetworkPermissions};
 pub struct NetworkPolicy {
     http: Vec<HttpOrigin>,
     tcp: Arc<BTreeSet<SocketAddr>>,
+    tcp_names: bool,
 }
 
 impl NetworkPolicy {
@@ -48,7 +49,18 @@ impl NetworkPolicy {
         Self {
             http: permissions.http.clone(),
             tcp: Arc::new(tcp),
+            tcp_names: permissions.tcp.iter().any(|endpoint| endpoint.host.ip().is_none()),
         }
+    }
+
+    /// Returns true when the app may resolve host names, which it needs only
+    /// when a declared TCP endpoint is a name.
+    ///
+    /// NOTE: wasmtime-wasi resolves any name once lookups are on, so an app
+    /// that declares a TCP host name can send data in DNS queries for names
+    /// of its choosing; connections are still limited to the declared ones.
+    pub fn allows_name_lookup(&self) -> bool {
+        self.tcp_names
     }
 
     /// Returns true when the app may open a TCP connection to `addr`.
@@ -158,7 +170,9 @@ impl WasiHttpHooks for HttpHooks {
         }
         Box::new(async move {
             use http_body_util::BodyExt;
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, options)
+                .await
+                .inspect_err(|err| tracing::debug!(error = ?err, "HTTP request failed"))?;
             Ok((
                 response.map(BodyExt::boxed_unsync),
                 Box::new(io) as Box<dyn Future<Output = _> + Send>,

@@ -104,8 +104,7 @@ pub enum Target {
     Stdout,
     /// The host's stderr.
     Stderr,
-    /// A buffer, for tests.
-    #[cfg(test)]
+    /// A buffer that collects the output.
     Buffer(Arc<Mutex<Vec<u8>>>),
 }
 
@@ -114,7 +113,6 @@ impl Target {
         match self {
             Self::Stdout => std::io::stdout().write_all(bytes),
             Self::Stderr => std::io::stderr().write_all(bytes),
-            #[cfg(test)]
             Self::Buffer(buffer) => {
                 buffer.lock().unwrap_or_else(PoisonError::into_inner).extend_from_slice(bytes);
                 Ok(())
@@ -126,7 +124,6 @@ impl Target {
         match self {
             Self::Stdout => std::io::stdout().flush(),
             Self::Stderr => std::io::stderr().flush(),
-            #[cfg(test)]
             Self::Buffer(_) => Ok(()),
         }
     }
@@ -218,7 +215,6 @@ impl IsTerminal for MaskedOutput {
         match self.0.lock().unwrap_or_else(PoisonError::into_inner).target {
             Target::Stdout => std::io::IsTerminal::is_terminal(&std::io::stdout()),
             Target::Stderr => std::io::IsTerminal::is_terminal(&std::io::stderr()),
-            #[cfg(test)]
             Target::Buffer(_) => false,
         }
     }

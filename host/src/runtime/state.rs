@@ -50,6 +50,7 @@ pub(super) struct RunSetup<'a> {
     pub limits: Limits,
     pub network: NetworkPolicy,
     pub folders: &'a [BoundFolder],
+    pub capture_stdout: Option<std::sync::Arc<std::sync::Mutex<Vec<u8>>>>,
 }
 
 /// Refused requests logged per run; a guest that retries in a loop would
@@ -68,7 +69,11 @@ impl RunState {
     pub(super) fn new(setup: RunSetup<'_>) -> Result<Self, RunError> {
         let secrets = Secrets::default();
         let output = |name, target| MaskedOutput::new(name, target, secrets.clone(), setup.limits.max_output_bytes);
-        let outputs = [output("stdout", Target::Stdout), output("stderr", Target::Stderr)];
+        let stdout = match setup.capture_stdout {
+            Some(buffer) => Target::Buffer(buffer),
+            None => Target::Stdout,
+        };
+        let outputs = [output("stdout", stdout), output("stderr", Target::Stderr)];
         let mut builder = WasiCtx::builder();
         builder
             .args(setup.argv)
@@ -80,7 +85,7 @@ impl RunState {
             .stderr(outputs[1].clone())
             .allow_tcp(setup.network.has_tcp())
             .allow_udp(false)
-            .allow_ip_name_lookup(setup.network.has_tcp())
+            .allow_ip_name_lookup(setup.network.allows_name_lookup())
             .socket_addr_check(setup.network.socket_check());
         for folder in setup.folders {
             let perms = match folder.access {
