@@ -13,6 +13,7 @@ mod import;
 mod keychain;
 mod limits;
 mod manifests;
+mod network;
 mod postgres;
 mod python;
 mod s3;
