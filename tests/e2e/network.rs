@@ -133,3 +133,17 @@ fn changed_network_asks_for_approval_again() {
     assert!(stderr(&output).contains("network access to https://api.example.com"), "{}", stderr(&output));
     assert_eq!(server.accepted(), 0, "the server was contacted");
 }
+
+#[test]
+fn leaking_handles_stops_at_the_resource_cap() {
+    let lahat = Lahat::new();
+    let folder = approved_probe(&lahat, "[network]\nhttp = [\"http://127.0.0.1:9\"]");
+
+    let output = probe(&lahat, folder.path(), &["leak-handles".to_owned()]);
+    assert_exit(&output, 70, "a probe that never drops its header resources");
+    assert!(
+        stderr(&output).contains("the app held more than 10000 host resources"),
+        "{}",
+        stderr(&output)
+    );
+}

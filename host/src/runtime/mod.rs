@@ -408,6 +408,14 @@ fn exit_or_trap(err: wasmtime::Error, limits: Limits) -> ExitOrError {
             MAX_HOSTCALL_BYTES / (1024 * 1024)
         );
     }
+    // wasmtime 48's wording when a push exceeds the resource table's
+    // maximum capacity.
+    if message.contains("resource table has no free keys") {
+        message = format!(
+            "the app held more than {} host resources (streams, sockets, requests, open files) at once\n{message}",
+            state::MAX_RESOURCES
+        );
+    }
     ExitOrError::Error(RunError::Trap(message))
 }
 

@@ -4,11 +4,22 @@
 //! CODE` with the host's error code, or `AUTHORITY: invalid` when the host
 //! rejects the authority before sending. The authority is passed to the host
 //! as written, so the tests can try spellings a URL parser would refuse.
+//!
+//! With the single argument `leak-handles` it instead creates header
+//! resources without ever dropping them, until the host stops it.
 
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{Fields, FutureIncomingResponse, IncomingResponse, Method, OutgoingBody, OutgoingRequest, Scheme};
 
 fn main() {
+    if std::env::args().nth(1).as_deref() == Some("leak-handles") {
+        for created in 0u64.. {
+            std::mem::forget(Fields::new());
+            if created % 100_000 == 0 {
+                eprintln!("created {created} header resources");
+            }
+        }
+    }
     for arg in std::env::args().skip(1) {
         let (scheme, authority) = arg.split_once(' ').unwrap_or(("http", arg.as_str()));
         println!("{authority}: {}", probe(scheme, authority));
