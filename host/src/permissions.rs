@@ -1,5 +1,5 @@
-//! What a manifest may ask for beyond credentials: network destinations,
-//! folders, limits, and the tester role.
+//! Manifest permissions beyond credentials: network destinations, folders,
+//! limits, and the tester role.
 //!
 //! Every permission is off unless the manifest declares it, and each value is
 //! validated while deserializing so that `toml` reports the line and column
@@ -14,11 +14,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::manifest::Text;
 
-/// The largest memory limit a manifest may ask for.
+/// The maximum memory limit a manifest may ask for.
 pub const MAX_MEMORY_BYTES: u64 = 4 * 1024 * 1024 * 1024;
-/// The longest time limit a manifest may ask for.
+/// The maximum time limit a manifest may ask for.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
-/// The largest output limit a manifest may ask for.
+/// The maximum output limit a manifest may ask for.
 pub const MAX_OUTPUT_BYTES: u64 = 1024 * 1024 * 1024;
 
 const MAX_HOST_LEN: usize = 253;
@@ -293,7 +293,7 @@ fn split_host_port(raw: &str) -> Result<(Host, Option<u16>), String> {
     Ok((Host::parse(&host)?, port))
 }
 
-/// Where a tester sends its one request: an HTTP origin for `wasi:http`, or
+/// The destination of a tester's one request: an HTTP origin for `wasi:http`, or
 /// `tcp://host:port` for `wasi:sockets`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -371,11 +371,11 @@ impl FolderAccess {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FolderRequest {
-    /// Where the app sees the folder.
+    /// The folder's path inside the app.
     pub path: GuestPath,
-    /// What the app may do in it.
+    /// The app's access to the folder.
     pub access: FolderAccess,
-    /// Why the app needs it, shown to the user.
+    /// The reason the app needs it, shown to the user.
     pub purpose: Text,
 }
 
@@ -442,7 +442,7 @@ pub struct LimitRequest {
 }
 
 impl LimitRequest {
-    /// Returns true when the manifest asks for no limit of its own.
+    /// Returns true when the manifest requests no limit of its own.
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
     }

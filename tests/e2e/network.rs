@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::support::{Lahat, app, assert_exit, assert_success, stderr, stdout};
 
-/// A loopback HTTP server that answers every request with 200 and counts
+/// A loopback HTTP server that responds 200 to every request and counts
 /// the connections it accepts.
 struct CountingServer {
     port: u16,

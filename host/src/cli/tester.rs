@@ -29,7 +29,8 @@ use super::{CliError, ExitCode, printable};
 /// The environment variable that names the folder of tester apps.
 const TESTERS_ENV: &str = "LAHAT_TESTERS";
 
-/// The longest tester message kept in the metadata, in characters.
+/// The maximum length of a tester message kept in the metadata, in
+/// characters.
 const MAX_MESSAGE_CHARS: usize = 300;
 
 #[derive(Debug, Args)]

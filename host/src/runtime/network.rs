@@ -2,8 +2,8 @@
 //! manifest declares, and nothing else.
 //!
 //! HTTP requests are checked by scheme, canonical host name and port before
-//! the host opens a connection; the guest cannot follow a redirect without
-//! sending a new request, which is checked again. TCP connections are checked
+//! the host opens a connection. A redirect is not followed by the host, so
+//! the guest must send a new request, which is checked again. TCP connections are checked
 //! by address after resolution: the declared names are resolved when the run
 //! starts, and a connection is allowed only to one of those addresses and the
 //! declared port. IPv4-mapped IPv6 addresses are compared as the IPv4 address
@@ -58,7 +58,8 @@ impl NetworkPolicy {
     ///
     /// NOTE: wasmtime-wasi resolves any name once lookups are on, so an app
     /// that declares a TCP host name can send data in DNS queries for names
-    /// of its choosing; connections are still limited to the declared ones.
+    /// of its choosing. Its connections are still limited to the declared
+    /// endpoints.
     pub fn allows_name_lookup(&self) -> bool {
         self.tcp_names
     }
@@ -91,7 +92,7 @@ impl NetworkPolicy {
                 _ => false,
             };
             if !allowed {
-                tracing::warn!(address = %addr, use = ?usage, "socket operation refused: not declared in the manifest's [network] table");
+                tracing::warn!(address = %addr, use = ?usage, "socket operation rejected: not declared in the manifest's [network] table");
             }
             Box::pin(std::future::ready(allowed))
         }
@@ -165,7 +166,7 @@ impl WasiHttpHooks for HttpHooks {
         _fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
     ) -> ResponseFuture {
         if let Err(reason) = self.policy.check_http(request.uri()) {
-            tracing::warn!(app = %self.app, %reason, "HTTP request refused");
+            tracing::warn!(app = %self.app, %reason, "HTTP request rejected");
             return Box::new(std::future::ready(Err(HttpError::HttpRequestDenied)));
         }
         Box::new(async move {

@@ -3,8 +3,8 @@
 //!
 //! Masking is best effort. It catches a delivered value written as is, in
 //! lowercase or uppercase hex, or in standard or URL-safe base64 at any
-//! alignment, also when the value is split across writes, and the same for
-//! each string field of a value that is a JSON object. It cannot catch a
+//! alignment, also when the value is split across writes. For a value that
+//! is a JSON object, it also catches each string field in the same forms. It cannot catch a
 //! value the app transforms in any other way (reversed, encrypted, one
 //! character per line), values shorter than [`MIN_MASKED_LEN`] bytes, or
 //! data the app sends over the network.
@@ -20,14 +20,14 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, StreamResult};
 use zeroize::Zeroizing;
 
-/// What replaces a masked value.
+/// The text that replaces a masked value.
 pub const MASK: &[u8] = b"[masked]";
 
 /// Values shorter than this are not masked: masking every occurrence of a
 /// two-letter value would garble ordinary output.
 pub const MIN_MASKED_LEN: usize = 6;
 
-/// The most bytes one write may pass.
+/// The maximum number of bytes one write may pass.
 const MAX_WRITE: usize = 64 * 1024;
 
 /// The byte patterns to mask, shared by a run's stdout and stderr.
@@ -97,7 +97,7 @@ fn encodings(value: &[u8]) -> Vec<Zeroizing<Vec<u8>>> {
     forms
 }
 
-/// Where masked output goes.
+/// The destination of masked output.
 #[derive(Clone)]
 pub enum Target {
     /// The host's stdout.
@@ -303,12 +303,12 @@ mod tests {
     }
 
     #[test]
-    fn a_value_is_masked_in_one_write() {
+    fn masking_one_write() {
         assert_eq!(masked(&[format!("key={SECRET}\n").as_bytes()]), "key=[masked]\n");
     }
 
     #[test]
-    fn a_value_split_across_writes_is_masked() {
+    fn masking_split_writes() {
         let text = format!("key={SECRET}!\n");
         for split in 0..text.len() {
             let (a, b) = text.as_bytes().split_at(split);
@@ -319,7 +319,7 @@ mod tests {
     }
 
     #[test]
-    fn hex_and_base64_forms_are_masked_at_every_alignment() {
+    fn masking_hex_and_base64() {
         assert_eq!(masked(&[hex::encode(SECRET).as_bytes()]), "[masked]");
         assert_eq!(masked(&[hex::encode_upper(SECRET).as_bytes()]), "[masked]");
         for prefix in ["", "a", "ab", "abc"] {
