@@ -292,3 +292,41 @@ fn wrong_secret_is_rejected_by_server() {
     assert_success(&check, "s3-backup --list with the right secret");
     assert_eq!(listed_objects(&stdout(&check)), Vec::new(), "{}", stdout(&check));
 }
+
+/// The host's HTTP client closes the request body stream once it has sent
+/// `content-length` bytes, sometimes before the guest's last flush. Each
+/// upload is one chance for that race, so a folder of many small files
+/// shows a client that takes the closed stream for a failed request.
+#[test]
+fn backup_uploads_many_small_files() {
+    let server = S3Server::from_env();
+    let lahat = Lahat::new().env("LAHAT_PASSPHRASE", "s3 small files passphrase");
+    lahat.set("file", CREDENTIAL, &server.credential_json(&server.secret_key));
+    let app_folder = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let app = approved_copy(&lahat, app_folder.path(), &server.endpoint, Some(data.path()));
+    let count = 24;
+    let mut expected = Vec::new();
+    let mut total = 0;
+    for size in 0..count {
+        let name = format!("small-{size:02}.txt");
+        std::fs::write(data.path().join(&name), "x".repeat(size)).unwrap();
+        total += size;
+        expected.push(name);
+    }
+    let prefix = unique_prefix("small");
+
+    let backup = run_backup(&lahat, &app, data.path(), &server, &prefix);
+    assert_success(&backup, "s3-backup upload of small files");
+    assert!(
+        stdout(&backup).contains(&format!("uploaded {count} of {count} files, {total} bytes")),
+        "{}",
+        stdout(&backup)
+    );
+
+    let list = run_list(&lahat, &app, &server, &prefix);
+    assert_success(&list, "s3-backup --list of small files");
+    let listed: Vec<String> = listed_objects(&stdout(&list)).into_iter().map(|(key, _)| key).collect();
+    let expected: Vec<String> = expected.iter().map(|name| format!("{prefix}/{name}")).collect();
+    assert_eq!(listed, expected, "listing:\n{}", stdout(&list));
+}

@@ -15,6 +15,7 @@ use tokio::sync::OnceCell;
 use crate::audit::{AuditLog, AuditRecord, MAX_RECORDED_REFUSALS};
 use crate::manager::blocking;
 use crate::metadata::{MetadataIndex, Timestamp};
+use super::output::Secrets;
 use crate::name::{CredentialName, InvalidName};
 use crate::store::{OpenedStore, StoreConfig, StoreError, Vault, open_store};
 
@@ -103,6 +104,9 @@ pub struct CredentialGate {
     // credential in a loop costs one metadata write, not one per read.
     recorded: Mutex<BTreeSet<CredentialName>>,
     audited_refusals: AtomicU64,
+    // Values delivered in this run, masked in the names that audit records
+    // quote: an app could otherwise ask for a value as if it were a name.
+    delivered: Secrets,
 }
 
 impl CredentialGate {
@@ -115,7 +119,14 @@ impl CredentialGate {
             opened: OnceCell::new(),
             recorded: Mutex::new(BTreeSet::new()),
             audited_refusals: AtomicU64::new(0),
+            delivered: Secrets::default(),
         }
+    }
+
+    /// Masks the values in `delivered` wherever audit records quote a
+    /// requested name.
+    pub(crate) fn mask_delivered(&mut self, delivered: Secrets) {
+        self.delivered = delivered;
     }
 
     /// Resolves a guest's request for `raw_name`.
@@ -149,8 +160,8 @@ impl CredentialGate {
             return outcome;
         }
         let credential = match &outcome {
-            Err(Refusal::InvalidName(err)) => err.quoted_value().to_owned(),
-            _ => raw_name.to_owned(),
+            Err(Refusal::InvalidName(err)) => self.delivered.mask_text(err.quoted_value()),
+            _ => self.delivered.mask_text(raw_name),
         };
         let record = AuditRecord {
             time: Timestamp::now(),

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
+use super::output::Secrets;
 use crate::permissions::{Host, HttpOrigin, HttpScheme, NetworkPermissions};
 
 /// The resolved network permissions of one run.
@@ -92,7 +93,7 @@ impl NetworkPolicy {
                 _ => false,
             };
             if !allowed {
-                tracing::warn!(address = %addr, use = ?usage, "socket operation rejected: not declared in the manifest's [network] table");
+                tracing::warn!(address = %addr, use = ?usage, "socket operation refused: not declared in the manifest's [network] table");
             }
             Box::pin(std::future::ready(allowed))
         }
@@ -137,12 +138,14 @@ fn canonical_ip(ip: IpAddr) -> IpAddr {
 pub struct HttpHooks {
     policy: NetworkPolicy,
     app: String,
+    delivered: Secrets,
 }
 
 impl HttpHooks {
-    /// Creates the hooks for `app` under `policy`.
-    pub fn new(policy: NetworkPolicy, app: String) -> Self {
-        Self { policy, app }
+    /// Creates the hooks for `app` under `policy`; log lines quoting a
+    /// request mask the `delivered` values.
+    pub fn new(policy: NetworkPolicy, app: String, delivered: Secrets) -> Self {
+        Self { policy, app, delivered }
     }
 }
 
@@ -166,7 +169,8 @@ impl WasiHttpHooks for HttpHooks {
         _fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
     ) -> ResponseFuture {
         if let Err(reason) = self.policy.check_http(request.uri()) {
-            tracing::warn!(app = %self.app, %reason, "HTTP request rejected");
+            let reason = self.delivered.mask_text(&reason);
+            tracing::warn!(app = %self.app, %reason, "HTTP request refused");
             return Box::new(std::future::ready(Err(HttpError::HttpRequestDenied)));
         }
         Box::new(async move {

@@ -64,6 +64,32 @@ impl Secrets {
         }
     }
 
+    /// Returns `text` with every delivered value in it masked, for logs
+    /// and audit records that quote what the app sent.
+    pub fn mask_text(&self, text: &str) -> String {
+        let patterns = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if patterns.patterns.is_empty() {
+            return text.to_owned();
+        }
+        let bytes = text.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut at = 0;
+        while at < bytes.len() {
+            let rest = &bytes[at..];
+            match patterns.patterns.iter().filter(|p| rest.starts_with(p)).map(|p| p.len()).max() {
+                Some(len) => {
+                    out.extend_from_slice(MASK);
+                    at += len;
+                }
+                None => {
+                    out.push(bytes[at]);
+                    at += 1;
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
     #[cfg(test)]
     fn longest(&self) -> usize {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).longest
@@ -348,6 +374,14 @@ mod tests {
         out.write(b"progress 1/2").unwrap();
         assert_eq!(held_back(&secrets), 0);
         assert_eq!(written(&buffer), "progress 1/2");
+    }
+
+    #[test]
+    fn masking_quoted_text() {
+        let secrets = Secrets::default();
+        assert_eq!(secrets.mask_text(SECRET), SECRET, "nothing is delivered yet");
+        secrets.add(SECRET);
+        assert_eq!(secrets.mask_text(&format!("name \"{SECRET}\"")), "name \"[masked]\"");
     }
 
     #[test]

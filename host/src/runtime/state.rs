@@ -66,8 +66,9 @@ impl RunState {
     /// # Errors
     ///
     /// Returns [`RunError::Folder`] when a bound folder cannot be opened.
-    pub(super) fn new(setup: RunSetup<'_>) -> Result<Self, RunError> {
+    pub(super) fn new(mut setup: RunSetup<'_>) -> Result<Self, RunError> {
         let secrets = Secrets::default();
+        setup.gate.mask_delivered(secrets.clone());
         let output = |name, target| MaskedOutput::new(name, target, secrets.clone(), setup.limits.max_output_bytes);
         let stdout = match setup.capture_stdout {
             Some(buffer) => Target::Buffer(buffer),
@@ -110,7 +111,7 @@ impl RunState {
         Ok(Self {
             wasi: builder.build(),
             http: WasiHttpCtx::new(),
-            hooks: HttpHooks::new(setup.network, app),
+            hooks: HttpHooks::new(setup.network, app, secrets.clone()),
             table,
             gate: setup.gate,
             limits,
@@ -180,7 +181,8 @@ impl credentials::Host for RunState {
             Err(refusal) => {
                 self.refusals += 1;
                 if self.refusals <= MAX_LOGGED_REFUSALS {
-                    tracing::warn!(app = %app, outcome = refusal.kind(), reason = %refusal, "credential request refused");
+                    let reason = self.secrets.mask_text(&refusal.to_string());
+                    tracing::warn!(app = %app, outcome = refusal.kind(), %reason, "credential request refused");
                 }
                 if self.refusals == MAX_LOGGED_REFUSALS {
                     tracing::warn!(app = %app, "further refused requests of this run are counted, not logged");

@@ -9,8 +9,19 @@
 //! crash, loop forever, allocate without bound, or send 100,000 refused
 //! requests; `env` prints every environment variable it sees, and
 //! `huge-name` asks for a credential with a 64 MiB name.
+//!
+//! Modes for granted permissions: `folders` probes the folders `/data` and
+//! `/scratch` (see `folders.rs`), and `net PORT OTHER_PORT UDP_PORT` probes
+//! TCP and UDP (see `net.rs`). `mask NAME`, `mask-fields NAME` and
+//! `request-named-by NAME` print or pass on a delivered credential in forms
+//! that output masking must catch (see `mask.rs`). `flood [stdout|stderr]`
+//! writes 2 MiB to one stream.
 
-use std::io::Read;
+mod folders;
+mod mask;
+mod net;
+
+use std::io::{Read, Write};
 
 wit_bindgen::generate!({
     path: "../../../wit",
@@ -20,7 +31,9 @@ wit_bindgen::generate!({
 use lahat::vault::credentials::{Error, get_credential};
 
 fn main() {
-    match std::env::args().nth(1).as_deref() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |index: usize| args.get(index).map(String::as_str).unwrap_or_default();
+    match args.first().map(String::as_str) {
         None | Some("probe") => probe(),
         Some("panic") => panic!("the hostile guest panics on purpose"),
         Some("spin") => loop {
@@ -47,6 +60,12 @@ fn main() {
                 .count();
             println!("storm-refused: {refused}");
         }
+        Some("folders") => folders::probe(),
+        Some("net") => net::probe(arg(1), arg(2), arg(3)),
+        Some("mask") => mask::print_forms(arg(1)),
+        Some("mask-fields") => mask::print_fields(arg(1)),
+        Some("flood") => flood(arg(1)),
+        Some("request-named-by") => mask::request_named_by(arg(1)),
         Some(other) => {
             eprintln!("hostile: unknown mode {other:?}");
             std::process::exit(2);
@@ -101,6 +120,45 @@ fn probe() {
     let mut stdin = Vec::new();
     let _ = std::io::stdin().read_to_end(&mut stdin);
     println!("stdin-bytes: {}", stdin.len());
+}
+
+/// Writes 2 MiB of `x` lines to `stream` (`stdout`, the default, or
+/// `stderr`) in 64 KiB writes.
+fn flood(stream: &str) {
+    let mut line = vec![b'x'; 64 * 1024];
+    line[64 * 1024 - 1] = b'\n';
+    let mut out: Box<dyn Write> = match stream {
+        "stderr" => Box::new(std::io::stderr()),
+        _ => Box::new(std::io::stdout()),
+    };
+    for _ in 0..32 {
+        if let Err(err) = out.write_all(&line) {
+            eprintln!("hostile: write failed: {err}");
+            std::process::exit(3);
+        }
+    }
+    let _ = out.flush();
+}
+
+/// Names an I/O error by its kind, in the words the tests compare.
+fn error_kind(err: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    match err.kind() {
+        ErrorKind::PermissionDenied => "denied".to_owned(),
+        ErrorKind::NotFound => "not-found".to_owned(),
+        ErrorKind::AlreadyExists => "exists".to_owned(),
+        ErrorKind::NotADirectory => "not-a-directory".to_owned(),
+        ErrorKind::IsADirectory => "is-a-directory".to_owned(),
+        ErrorKind::ReadOnlyFilesystem => "read-only".to_owned(),
+        ErrorKind::InvalidInput => "invalid".to_owned(),
+        ErrorKind::ConnectionRefused => "refused".to_owned(),
+        ErrorKind::AddrNotAvailable => "address-not-available".to_owned(),
+        ErrorKind::Unsupported => "unsupported".to_owned(),
+        kind => match err.raw_os_error() {
+            Some(code) => format!("error {kind:?} {code}"),
+            None => format!("error {kind:?}"),
+        },
+    }
 }
 
 fn outcome(result: Result<String, Error>) -> String {
