@@ -51,7 +51,9 @@ impl fmt::Display for Error {
             Self::Http(code) => f.write_str(&describe(code)),
             Self::Body(message) => write!(f, "cannot send the request body: {message}"),
             Self::Stream(message) => write!(f, "the connection failed: {message}"),
-            Self::ResponseTooLarge { limit } => write!(f, "the response body is larger than {limit} bytes"),
+            Self::ResponseTooLarge { limit } => {
+                write!(f, "the response body is larger than {limit} bytes")
+            }
             Self::Internal(message) => write!(f, "internal error in wasi-fetch: {message}"),
         }
     }
@@ -89,6 +91,11 @@ fn describe(code: &ErrorCode) -> String {
         },
         ErrorCode::HttpResponseTimeout => "the server did not respond in time".to_owned(),
         ErrorCode::HttpResponseIncomplete => "the response ended early".to_owned(),
+        // wasmtime-wasi-http 48 reports every error of its HTTP client,
+        // hyper, with this code.
+        ErrorCode::HttpProtocolError => {
+            "the HTTP exchange failed: the server closed the connection mid-message or sent invalid HTTP".to_owned()
+        }
         ErrorCode::InternalError(Some(message)) => format!("the host's HTTP client failed: {message}"),
         other => format!("the HTTP request failed: {other:?}"),
     }

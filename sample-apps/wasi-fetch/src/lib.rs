@@ -24,7 +24,8 @@ use std::time::Duration;
 
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
-    self, Fields, FutureIncomingResponse, IncomingResponse, Method, OutgoingBody, OutgoingRequest, RequestOptions,
+    self, Fields, FutureIncomingResponse, IncomingResponse, Method, OutgoingBody, OutgoingRequest,
+    RequestOptions,
 };
 use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
@@ -54,7 +55,10 @@ pub struct Request<'a> {
 enum Body<'a> {
     Empty,
     Bytes(Vec<u8>),
-    Reader { reader: &'a mut dyn Read, length: u64 },
+    Reader {
+        reader: &'a mut dyn Read,
+        length: u64,
+    },
 }
 
 /// An HTTP response with its whole body.
@@ -99,7 +103,8 @@ impl<'a> Request<'a> {
     /// hop-by-hop fields such as `connection`; [`Request::send`] reports
     /// them as [`Error::InvalidHeader`].
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.headers.push((name.to_owned(), value.as_bytes().to_vec()));
+        self.headers
+            .push((name.to_owned(), value.as_bytes().to_vec()));
         self
     }
 
@@ -162,10 +167,17 @@ impl<'a> Request<'a> {
         let outgoing_body = request
             .body()
             .map_err(|()| Error::Internal("the request body was already taken"))?;
-        let future = outgoing_handler::handle(request, Some(request_options())).map_err(Error::Http)?;
+        let future =
+            outgoing_handler::handle(request, Some(request_options())).map_err(Error::Http)?;
 
-        write_body(&outgoing_body, &mut body)?;
-        OutgoingBody::finish(outgoing_body, None).map_err(Error::Http)?;
+        match write_body(&outgoing_body, &mut body)? {
+            BodyEnd::Sent => OutgoingBody::finish(outgoing_body, None).map_err(Error::Http)?,
+            // Dropping the body without `finish` aborts it, which changes
+            // nothing here because the host's HTTP client no longer reads
+            // it. The response future then returns the server's response
+            // or the connection error.
+            BodyEnd::Closed => drop(outgoing_body),
+        }
 
         let response = wait_for_response(&future)?;
         read_response(&response, max_response_bytes)
@@ -193,7 +205,11 @@ impl Response {
     }
 }
 
-fn outgoing_request(method: &str, url: &Url, headers: &[(String, Vec<u8>)]) -> Result<OutgoingRequest, Error> {
+fn outgoing_request(
+    method: &str,
+    url: &Url,
+    headers: &[(String, Vec<u8>)],
+) -> Result<OutgoingRequest, Error> {
     let fields = Fields::from_list(headers).map_err(|err| header_error(headers, err))?;
     let request = OutgoingRequest::new(fields);
     request
@@ -264,52 +280,82 @@ fn nanoseconds(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
-fn write_body(outgoing_body: &OutgoingBody, body: &mut Body<'_>) -> Result<(), Error> {
+/// The outcome of writing the request body.
+enum BodyEnd {
+    /// The whole body went to the host.
+    Sent,
+    /// The host closed the body stream. Its HTTP client (hyper, under
+    /// wasmtime-wasi-http 48) drops the body as soon as it has sent the
+    /// `content-length` bytes, so this is the normal end of a body, seen at
+    /// the last flush. Before the last byte it means the connection ended
+    /// or the server sent its response early.
+    Closed,
+}
+
+fn write_body(outgoing_body: &OutgoingBody, body: &mut Body<'_>) -> Result<BodyEnd, Error> {
     let stream = outgoing_body
         .write()
         .map_err(|()| Error::Internal("the request body stream was already taken"))?;
-    match body {
-        Body::Empty => {}
-        Body::Bytes(bytes) => write_all(&stream, bytes)?,
-        Body::Reader { reader, length } => {
-            let mut buffer = vec![0u8; WRITE_CHUNK];
-            let mut sent: u64 = 0;
-            loop {
-                let read = reader.read(&mut buffer).map_err(|err| Error::Body(err.to_string()))?;
-                if read == 0 {
-                    break;
-                }
-                sent += read as u64;
-                if sent > *length {
-                    return Err(Error::Body(format!(
-                        "the body is longer than the {length} bytes announced"
-                    )));
-                }
-                write_all(&stream, &buffer[..read])?;
-            }
-            if sent != *length {
-                return Err(Error::Body(format!(
-                    "the body ended after {sent} of the {length} bytes announced"
-                )));
-            }
-        }
+    // The stream is a child of the body, so it is dropped when this function
+    // returns, before the caller finishes or drops the body.
+    let written = match body {
+        Body::Empty => Ok(()),
+        Body::Bytes(bytes) => write_all(&stream, bytes),
+        Body::Reader { reader, length } => write_reader(&stream, &mut **reader, *length)?,
+    };
+    match written.and_then(|()| stream.blocking_flush()) {
+        Ok(()) => Ok(BodyEnd::Sent),
+        Err(StreamError::Closed) => Ok(BodyEnd::Closed),
+        Err(err) => Err(stream_error(err)),
     }
-    stream.blocking_flush().map_err(stream_error)?;
-    // The stream is a child of the body, so it is dropped before the caller
-    // finishes the body.
-    drop(stream);
-    Ok(())
 }
 
-fn write_all(stream: &OutputStream, mut data: &[u8]) -> Result<(), Error> {
+/// Copies exactly `length` bytes from `reader` to `stream`. The outer error
+/// is a failure of the reader or a wrong length, and the inner error is a
+/// failure of the stream.
+fn write_reader(
+    stream: &OutputStream,
+    reader: &mut dyn Read,
+    length: u64,
+) -> Result<Result<(), StreamError>, Error> {
+    let mut buffer = vec![0u8; WRITE_CHUNK];
+    let mut sent: u64 = 0;
+    loop {
+        let read = reader
+            .read(&mut buffer)
+            .map_err(|err| Error::Body(err.to_string()))?;
+        if read == 0 {
+            break;
+        }
+        sent += read as u64;
+        if sent > length {
+            return Err(Error::Body(format!(
+                "the body is longer than the {length} bytes announced"
+            )));
+        }
+        if let Err(err) = write_all(stream, &buffer[..read]) {
+            return Ok(Err(err));
+        }
+    }
+    if sent != length {
+        return Err(Error::Body(format!(
+            "the body ended after {sent} of the {length} bytes announced"
+        )));
+    }
+    Ok(Ok(()))
+}
+
+fn write_all(stream: &OutputStream, mut data: &[u8]) -> Result<(), StreamError> {
     while !data.is_empty() {
-        let permitted = stream.check_write().map_err(stream_error)?;
+        let permitted = stream.check_write()?;
         if permitted == 0 {
             stream.subscribe().block();
             continue;
         }
-        let count = data.len().min(usize::try_from(permitted).unwrap_or(usize::MAX));
-        stream.write(&data[..count]).map_err(stream_error)?;
+        let count = data
+            .len()
+            .min(usize::try_from(permitted).unwrap_or(usize::MAX));
+        stream.write(&data[..count])?;
         data = &data[count..];
     }
     Ok(())
@@ -326,7 +372,10 @@ fn wait_for_response(future: &FutureIncomingResponse) -> Result<IncomingResponse
     }
 }
 
-fn read_response(response: &IncomingResponse, max_response_bytes: usize) -> Result<Response, Error> {
+fn read_response(
+    response: &IncomingResponse,
+    max_response_bytes: usize,
+) -> Result<Response, Error> {
     let status = response.status();
     let headers = response.headers().entries();
     let incoming_body = response
@@ -339,7 +388,11 @@ fn read_response(response: &IncomingResponse, max_response_bytes: usize) -> Resu
     // Children go before their parents: the stream, then the body.
     drop(stream);
     drop(types::IncomingBody::finish(incoming_body));
-    Ok(Response { status, headers, body })
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn read_all(stream: &InputStream, limit: usize) -> Result<Vec<u8>, Error> {

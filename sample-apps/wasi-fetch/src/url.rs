@@ -66,7 +66,9 @@ impl Url {
             return Err(invalid("the scheme is not http or https"));
         };
 
-        let rest = rest.split_once('#').map_or(rest, |(before, _fragment)| before);
+        let rest = rest
+            .split_once('#')
+            .map_or(rest, |(before, _fragment)| before);
         let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
         let (authority, path_and_query) = rest.split_at(authority_end);
         if authority.is_empty() {
@@ -150,9 +152,24 @@ mod tests {
     #[test]
     fn urls_split_into_parts() {
         let cases = [
-            ("https://api.openai.com", Scheme::Https, "api.openai.com", "/"),
-            ("http://127.0.0.1:9000/", Scheme::Http, "127.0.0.1:9000", "/"),
-            ("HTTPS://h/v1/models?x=1#frag", Scheme::Https, "h", "/v1/models?x=1"),
+            (
+                "https://api.openai.com",
+                Scheme::Https,
+                "api.openai.com",
+                "/",
+            ),
+            (
+                "http://127.0.0.1:9000/",
+                Scheme::Http,
+                "127.0.0.1:9000",
+                "/",
+            ),
+            (
+                "HTTPS://h/v1/models?x=1#frag",
+                Scheme::Https,
+                "h",
+                "/v1/models?x=1",
+            ),
             ("http://[::1]:8080?a=b", Scheme::Http, "[::1]:8080", "/?a=b"),
         ];
         for (text, scheme, authority, path_and_query) in cases {
@@ -188,7 +205,9 @@ mod tests {
 
     #[test]
     fn error_hides_password() {
-        let message = Url::parse("https://user:hunter2@h/").unwrap_err().to_string();
+        let message = Url::parse("https://user:hunter2@h/")
+            .unwrap_err()
+            .to_string();
         assert!(!message.contains("hunter2"), "{message}");
         assert!(message.contains("https://***@h/"), "{message}");
     }
