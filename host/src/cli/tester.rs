@@ -64,9 +64,13 @@ pub async fn execute(args: TestArgs, paths: &Paths, config: StoreConfig) -> Resu
     let namespace = args.name.as_str().split('.').next().unwrap_or_default().to_owned();
     let folders = tester_folders(args.testers.as_deref(), paths);
     let mut manifest = find_tester(&folders, &namespace)?;
-    let tester = manifest.tester.clone().ok_or_else(|| CliError::new(ExitCode::FAILURE, "the tester has no [tester] table"))?;
+    let tester = manifest
+        .tester
+        .clone()
+        .ok_or_else(|| CliError::new(ExitCode::FAILURE, "the tester has no [tester] table"))?;
     let endpoint = match &args.endpoint {
-        Some(raw) => Endpoint::try_from(raw.clone()).map_err(|message| CliError::new(ExitCode::USAGE, format!("--endpoint: {message}")))?,
+        Some(raw) => Endpoint::try_from(raw.clone())
+            .map_err(|message| CliError::new(ExitCode::USAGE, format!("--endpoint: {}", printable(&message))))?,
         None => tester.endpoint.clone(),
     };
 
@@ -74,7 +78,8 @@ pub async fn execute(args: TestArgs, paths: &Paths, config: StoreConfig) -> Resu
     // exactly those for this run and nothing its manifest declares besides.
     manifest.credentials = vec![CredentialRequest {
         name: args.name.clone(),
-        purpose: Text::try_from("The credential under test".to_owned()).map_err(|message| CliError::new(ExitCode::FAILURE, message))?,
+        purpose: Text::try_from("The credential under test".to_owned())
+            .map_err(|message| CliError::new(ExitCode::FAILURE, message))?,
     }];
     manifest.network = endpoint.permission();
     manifest.folders.clear();
@@ -115,8 +120,9 @@ pub async fn execute(args: TestArgs, paths: &Paths, config: StoreConfig) -> Resu
     let output = captured.lock().unwrap_or_else(PoisonError::into_inner).clone();
     let passed = outcome == RunOutcome::Exited(0);
     let message = summary(&output, passed);
+    let time = Timestamp::now();
     let record = TestRecord {
-        time: Timestamp::now(),
+        time,
         passed,
         message: message.clone(),
     };
@@ -139,7 +145,7 @@ pub async fn execute(args: TestArgs, paths: &Paths, config: StoreConfig) -> Resu
                 "endpoint": endpoint.to_string(),
                 "passed": passed,
                 "message": message,
-                "time": Timestamp::now(),
+                "time": time,
             })
         );
     } else {
