@@ -27,6 +27,15 @@ fn read_wasm(manifest: &Manifest) -> Vec<u8> {
     std::fs::read(manifest.component_path()).expect("the fetcher component is missing; run scripts/build-apps.sh")
 }
 
+/// Returns an in-memory vault that holds `demo.greeting`.
+fn vault_with_greeting() -> Vault {
+    let store = Arc::new(MemoryStore::new());
+    store
+        .set(&CredentialName::parse("demo.greeting").unwrap(), &SecretString::from("Hello"))
+        .unwrap();
+    Vault::new(store, Duration::from_secs(10))
+}
+
 fn compile(c: &mut Criterion) {
     let manifest = fetcher_manifest();
     let wasm = read_wasm(&manifest);
@@ -50,11 +59,7 @@ fn run(c: &mut Criterion) {
     let wasm = read_wasm(&manifest);
     let runtime = Runtime::new(None).unwrap();
     let (component, _) = runtime.compile(&wasm).unwrap();
-    let store = Arc::new(MemoryStore::new());
-    store
-        .set(&CredentialName::parse("demo.greeting").unwrap(), &SecretString::from("Hello"))
-        .unwrap();
-    let vault = Vault::new(store, Duration::from_secs(10));
+    let vault = vault_with_greeting();
     let executor = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
 
     for reads in [0u32, 1, 100] {
@@ -87,11 +92,7 @@ fn run(c: &mut Criterion) {
 fn epoch_cost(c: &mut Criterion) {
     let manifest = fetcher_manifest();
     let wasm = read_wasm(&manifest);
-    let store = Arc::new(MemoryStore::new());
-    store
-        .set(&CredentialName::parse("demo.greeting").unwrap(), &SecretString::from("Hello"))
-        .unwrap();
-    let vault = Vault::new(store, Duration::from_secs(10));
+    let vault = vault_with_greeting();
     let executor = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let args = vec!["0".to_owned(), "0".to_owned(), "20000000".to_owned()];
     let sandbox = Sandbox::default();

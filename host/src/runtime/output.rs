@@ -68,15 +68,26 @@ impl Secrets {
     /// and audit records that quote what the app sent.
     pub fn mask_text(&self, text: &str) -> String {
         let patterns = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if patterns.patterns.is_empty() {
-            return text.to_owned();
-        }
-        let bytes = text.as_bytes();
-        let mut out = Vec::with_capacity(bytes.len());
+        let mut out = Vec::with_capacity(text.len());
+        patterns.mask(text.as_bytes(), text.len(), &mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[cfg(test)]
+    fn longest(&self) -> usize {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).longest
+    }
+}
+
+impl SecretPatterns {
+    /// Copies `bytes` to `out` with every pattern that starts before `end`
+    /// replaced by [`MASK`], and returns how many bytes it consumed: `end`,
+    /// or more when a pattern starting before `end` runs past it.
+    fn mask(&self, bytes: &[u8], end: usize, out: &mut Vec<u8>) -> usize {
         let mut at = 0;
-        while at < bytes.len() {
+        while at < end {
             let rest = &bytes[at..];
-            match patterns.patterns.iter().filter(|p| rest.starts_with(p)).map(|p| p.len()).max() {
+            match self.patterns.iter().filter(|p| rest.starts_with(p)).map(|p| p.len()).max() {
                 Some(len) => {
                     out.extend_from_slice(MASK);
                     at += len;
@@ -87,12 +98,7 @@ impl Secrets {
                 }
             }
         }
-        String::from_utf8_lossy(&out).into_owned()
-    }
-
-    #[cfg(test)]
-    fn longest(&self) -> usize {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).longest
+        at
     }
 }
 
@@ -216,20 +222,7 @@ impl OutputState {
         let keep = if all { 0 } else { patterns.longest.saturating_sub(1) };
         let safe = self.pending.len().saturating_sub(keep);
         let mut out = Zeroizing::new(Vec::with_capacity(self.pending.len()));
-        let mut at = 0;
-        while at < safe {
-            let rest = &self.pending[at..];
-            match patterns.patterns.iter().filter(|p| rest.starts_with(p)).map(|p| p.len()).max() {
-                Some(len) => {
-                    out.extend_from_slice(MASK);
-                    at += len;
-                }
-                None => {
-                    out.push(self.pending[at]);
-                    at += 1;
-                }
-            }
-        }
+        let at = patterns.mask(&self.pending, safe, &mut out);
         drop(patterns);
         self.pending.drain(..at);
         self.target.write_all(&out)
