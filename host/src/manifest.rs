@@ -17,6 +17,9 @@ use crate::permissions::{FolderRequest, LimitRequest, NetworkPermissions, Tester
 pub const MANIFEST_FILE_NAME: &str = "lahat.toml";
 
 const MAX_APP_ID_LEN: usize = 64;
+/// The most `[[folders]]` entries, and the most entries in each `[network]`
+/// list, a manifest may have; each one is a line of the approval prompt.
+const MAX_PERMISSION_ENTRIES: usize = 64;
 const MAX_TEXT_LEN: usize = 200;
 
 /// A parsed and validated app manifest.
@@ -200,6 +203,36 @@ impl Manifest {
             });
         }
 
+        let lists = [
+            ("folders", raw.folders.len()),
+            ("network.http", raw.network.http.len()),
+            ("network.tcp", raw.network.tcp.len()),
+        ];
+        for (field, count) in lists {
+            if count > MAX_PERMISSION_ENTRIES {
+                return Err(invalid(format!(
+                    "`{field}` has {count} entries, and the maximum is {MAX_PERMISSION_ENTRIES}; an app that needs more should be split"
+                )));
+            }
+        }
+        if let Some(origin) = first_repeat(&raw.network.http) {
+            return Err(invalid(format!("`network.http` lists {origin} more than once; list each origin once")));
+        }
+        if let Some(endpoint) = first_repeat(&raw.network.tcp) {
+            return Err(invalid(format!("`network.tcp` lists {endpoint} more than once; list each endpoint once")));
+        }
+        if raw.tester.is_some() {
+            let extra = [
+                ("[[credentials]]", !credentials.is_empty()),
+                ("[[folders]]", !raw.folders.is_empty()),
+                ("[env]", !raw.env.is_empty()),
+            ];
+            if let Some((table, _)) = extra.iter().find(|(_, present)| *present) {
+                return Err(invalid(format!(
+                    "a tester's manifest has no {table}: `lahat credential test` grants a tester only the credential under test and its endpoint; remove the table"
+                )));
+            }
+        }
         let mut folder_paths = BTreeSet::new();
         for (index, folder) in raw.folders.iter().enumerate() {
             let path = folder.path.as_str();
@@ -212,6 +245,13 @@ impl Manifest {
                 )));
             }
             folder_paths.insert(path);
+        }
+        if let Some(limit) = raw.limits.memory
+            && limit.0 < crate::permissions::MIN_MEMORY_BYTES
+        {
+            return Err(invalid(format!(
+                "`limits.memory` is {limit}, and an app needs at least 1 MiB; write a size such as \"64 MiB\""
+            )));
         }
         if let Some(limit) = raw.limits.memory
             && limit.0 > crate::permissions::MAX_MEMORY_BYTES
@@ -262,6 +302,12 @@ impl Manifest {
     pub fn declared_names(&self) -> BTreeSet<CredentialName> {
         self.credentials.iter().map(|c| c.name.clone()).collect()
     }
+}
+
+/// Returns the first entry of `items` that appears twice.
+fn first_repeat<T: Ord + fmt::Display>(items: &[T]) -> Option<&T> {
+    let mut seen = BTreeSet::new();
+    items.iter().find(|item| !seen.insert(*item))
 }
 
 fn line_and_column(text: &str, offset: usize) -> (usize, usize) {

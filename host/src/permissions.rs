@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::manifest::Text;
 
+/// The minimum memory limit a manifest may ask for.
+pub const MIN_MEMORY_BYTES: u64 = 1024 * 1024;
 /// The maximum memory limit a manifest may ask for.
 pub const MAX_MEMORY_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 /// The maximum time limit a manifest may ask for.
@@ -73,9 +75,18 @@ impl Host {
             let ip: Ipv6Addr = inner
                 .parse()
                 .map_err(|_| format!("\"{}\" is not an IPv6 address", escape(inner)))?;
+            if let Some(v4) = ip.to_ipv4_mapped() {
+                return Err(format!("\"{}\" carries an IPv4 address; write it as {v4}", escape(raw)));
+            }
+            if ip.is_unspecified() {
+                return Err("[::] is not a destination; write the address of the server".to_owned());
+            }
             return Ok(Self::Ip(IpAddr::V6(ip)));
         }
         if let Ok(ip) = raw.parse::<Ipv4Addr>() {
+            if ip.is_unspecified() || ip.is_broadcast() {
+                return Err(format!("{ip} is not a destination; write the address of the server"));
+            }
             return Ok(Self::Ip(IpAddr::V4(ip)));
         }
         if raw.is_empty() || raw.len() > MAX_HOST_LEN {
@@ -613,6 +624,10 @@ mod tests {
             "http://user@api.openai.com",
             "http://api.openai.com/v1",
             "http://[::1",
+            "http://[::ffff:127.0.0.1]",
+            "http://0.0.0.0",
+            "http://[::]",
+            "http://255.255.255.255",
             "http://api.openai.com:0",
             "http://api.openai.com:080",
             "http://api.openai.com:65536",
@@ -627,7 +642,8 @@ mod tests {
     fn tcp_endpoints_need_a_port() {
         assert_eq!(tcp("DB.example.com:5432").unwrap().to_string(), "db.example.com:5432");
         assert!(tcp("db.example.com").is_err());
-        assert!(tcp("[::ffff:127.0.0.1]:5432").is_ok());
+        assert!(tcp("[::1]:5432").is_ok());
+        assert!(tcp("[::ffff:127.0.0.1]:5432").is_err());
     }
 
     #[test]

@@ -29,7 +29,7 @@ fn busy_loop_is_stopped() {
 fn memory_bomb_is_stopped() {
     let output = run_hostile("grow", &["--max-memory", "64"]);
     assert_exit(&output, 70, "allocating guest");
-    assert!(stderr(&output).contains("the app crashed"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("the app was stopped"), "{}", stderr(&output));
     assert!(stderr(&output).contains("memory limit of 64 MiB"), "{}", stderr(&output));
     assert!(stderr(&output).contains("--max-memory"), "{}", stderr(&output));
 }

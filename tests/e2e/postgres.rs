@@ -143,7 +143,7 @@ fn tester_accepts_right_credential() {
     let lahat = lahat_with_url(&server.url_with_password(&server.password));
 
     let endpoint = format!("tcp://127.0.0.1:{}", server.port);
-    let output = lahat.run(&["--store", "file", "credential", "test", "postgres.default", "--endpoint", &endpoint]);
+    let output = lahat.run(&["--store", "file", "credential", "test", "--yes", "postgres.default", "--endpoint", &endpoint]);
     assert_success(&output, "credential test postgres.default");
     let expected = format!("ok: connected to 127.0.0.1:{}/lahat as lahat", server.port);
     assert!(stdout(&output).contains(&expected), "expected {expected:?} in:\n{}", stdout(&output));
@@ -164,7 +164,7 @@ fn tester_rejects_wrong_password() {
     let lahat = lahat_with_url(&server.url_with_password(wrong));
 
     let endpoint = format!("tcp://127.0.0.1:{}", server.port);
-    let output = lahat.run(&["--store", "file", "credential", "test", "postgres.default", "--endpoint", &endpoint]);
+    let output = lahat.run(&["--store", "file", "credential", "test", "--yes", "postgres.default", "--endpoint", &endpoint]);
     assert!(!output.status.success(), "a wrong password passed the test:\n{}", stdout(&output));
     assert!(stdout(&output).contains("rejected: "), "{}", stdout(&output));
     assert!(stdout(&output).contains("SQLSTATE 28P01"), "{}", stdout(&output));
@@ -179,7 +179,7 @@ fn tester_names_endpoint_the_url_needs() {
     let lahat = lahat_with_url(&server.url_with_password(&server.password));
 
     // The default endpoint is 127.0.0.1:5432, which the URL does not name.
-    let output = lahat.run(&["--store", "file", "credential", "test", "postgres.default"]);
+    let output = lahat.run(&["--store", "file", "credential", "test", "--yes", "postgres.default"]);
     assert!(!output.status.success(), "a mismatched endpoint passed the test:\n{}", stdout(&output));
     let expected = format!("--endpoint tcp://127.0.0.1:{}", server.port);
     assert!(stdout(&output).contains(&expected), "expected {expected:?} in:\n{}", stdout(&output));

@@ -10,7 +10,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 
-use crate::support::{Lahat, assert_success, guests_built, repo_root, stderr, stdout};
+use crate::support::{Lahat, assert_exit, assert_success, guests_built, repo_root, stderr, stdout};
 
 /// A running `tests/fake-providers.py`, stopped on drop.
 struct FakeProvider {
@@ -58,7 +58,7 @@ fn file_lahat(passphrase: &str) -> Lahat {
 }
 
 fn credential_test(lahat: &Lahat, name: &str, endpoint: &str) -> Output {
-    lahat.run(&["--store", "file", "credential", "test", name, "--endpoint", endpoint])
+    lahat.run(&["--store", "file", "credential", "test", "--yes", name, "--endpoint", endpoint])
 }
 
 fn combined(output: &Output) -> String {
@@ -215,4 +215,22 @@ fn aws_wrong_secret_is_rejected_by_sts() {
     );
     assert_no_secret(&output, wrong, "aws wrong secret");
     assert_no_secret(&output, &secret_key, "aws wrong secret");
+}
+
+#[test]
+fn tester_needs_approval_and_a_stored_credential() {
+    let lahat = file_lahat("tester approval passphrase");
+    lahat.set("file", "openai.e2e", "sk-proj-lahat-e2e-approval-0123456789");
+
+    let refused = lahat.run(&["--store", "file", "credential", "test", "openai.e2e", "--endpoint", "http://127.0.0.1:9"]);
+    assert_exit(&refused, 77, "credential test without --yes and without a terminal");
+    assert!(
+        stderr(&refused).contains("lahat credential test openai.e2e --yes --endpoint http://127.0.0.1:9"),
+        "{}",
+        stderr(&refused)
+    );
+
+    let missing = lahat.run(&["--store", "file", "credential", "test", "--yes", "openai.missing"]);
+    assert_exit(&missing, 66, "credential test of a name that is not stored");
+    assert!(stderr(&missing).contains("no credential named openai.missing"), "{}", stderr(&missing));
 }

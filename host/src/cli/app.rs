@@ -148,15 +148,21 @@ pub fn ensure_approved(
     }
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     if !interactive {
+        let folder = shell_quote(&manifest.folder().display().to_string());
+        let bindings: String = folders
+            .iter()
+            .map(|bound| {
+                let binding = format!("{}={}", bound.guest, bound.host.display());
+                format!(" --folder {}", shell_quote(&binding))
+            })
+            .collect();
         return Err(CliError::new(
             ExitCode::NOT_APPROVED,
-            format!(
-                "{} needs approval because {}; review it with `lahat inspect {}` and approve it with `lahat app approve {}`",
+            super::printable(&format!(
+                "{} needs approval because {}; review it with `lahat inspect {folder}` and approve it with `lahat app approve {folder}{bindings}`",
                 manifest.app.id,
                 status.reason(),
-                shell_quote(&manifest.folder().display().to_string()),
-                shell_quote(&manifest.folder().display().to_string())
-            ),
+            )),
         ));
     }
     if !ask_consent(manifest, component_sha256, folders, &status.reason())? {
@@ -205,7 +211,7 @@ fn ask_consent(
         manifest.app.name,
         manifest.app.version,
         manifest.app.id,
-        manifest.component_path().display()
+        super::one_line(&manifest.component_path().display().to_string())
     ));
     if manifest.credentials.is_empty() {
         summary.push_str("It asks to read no credentials.\n");
@@ -250,7 +256,7 @@ fn describe_access(manifest: &Manifest, folders: &[BoundFolder]) -> String {
                 .map_or("", |request| request.purpose.as_str());
             text.push_str(&format!(
                 "  {} as {} ({}): {purpose}\n",
-                folder.host.display(),
+                super::one_line(&folder.host.display().to_string()),
                 folder.guest,
                 folder.access.as_str()
             ));

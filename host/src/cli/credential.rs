@@ -14,7 +14,7 @@ use base64ct::Encoding;
 use serde_json::{Value, json};
 
 use super::value::ValueSource;
-use super::{CliError, ExitCode, printable};
+use super::{CliError, ExitCode, one_line, printable};
 
 #[derive(Debug, Subcommand)]
 pub enum CredentialCommand {
@@ -443,11 +443,6 @@ fn print_metadata(metadata: &CredentialMetadata) {
     }
 }
 
-/// Shows `text` on one line: newlines appear as `\n`, so a stored
-/// description cannot fake extra lines of output.
-fn one_line(text: &str) -> String {
-    printable(text).replace('\n', "\\n")
-}
 
 fn print_grouped(credentials: &[ListedCredential]) {
     let mut groups: BTreeMap<&str, Vec<&ListedCredential>> = BTreeMap::new();

@@ -71,7 +71,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a mini app. It can read exactly the credentials its manifest
-    /// declares and nothing of the host's environment, files or network.
+    /// declares, reach only the network destinations, folders and
+    /// environment variables it declares, and nothing of the host's own.
     Run(run::RunArgs),
     /// Show an app's manifest, declared credentials and the interfaces its
     /// component imports and exports.
@@ -168,6 +169,13 @@ pub fn printable(text: &str) -> String {
         }
     }
     out
+}
+
+/// Shows `text` on one line: control characters are escaped as by
+/// [`printable`], and newlines and tabs too, so a path or stored text cannot
+/// fake extra lines of output.
+pub fn one_line(text: &str) -> String {
+    printable(text).replace('\n', "\\n").replace('\t', "\\t")
 }
 
 fn is_invisible_format(ch: char) -> bool {

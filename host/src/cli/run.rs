@@ -268,7 +268,7 @@ pub(super) fn bind_folders(manifest: &Manifest, bindings: &[FolderBinding]) -> R
                     format!(
                         "--folder {}={}: the host folder does not exist or is not a folder",
                         request.path,
-                        super::printable(&binding.host.display().to_string())
+                        super::one_line(&binding.host.display().to_string())
                     ),
                 )
             })?;
@@ -304,9 +304,9 @@ pub(super) fn load_manifest(path: &Path) -> Result<Manifest, CliError> {
     };
     if !manifest_path.is_file() {
         let hint = if path.is_dir() {
-            format!("the folder {} has no {MANIFEST_FILE_NAME}", path.display())
+            format!("the folder {} has no {MANIFEST_FILE_NAME}", super::one_line(&path.display().to_string()))
         } else {
-            format!("{} does not exist", path.display())
+            format!("{} does not exist", super::one_line(&path.display().to_string()))
         };
         return Err(CliError::new(
             ExitCode::NOT_FOUND,
@@ -325,7 +325,7 @@ pub(super) fn load_manifest(path: &Path) -> Result<Manifest, CliError> {
 pub(super) fn run_error(err: RunError) -> CliError {
     let code = match err {
         RunError::InvalidComponent { .. } => ExitCode::DATA_ERROR,
-        RunError::Instantiate(_) | RunError::Trap(_) => ExitCode::APP_FAILED,
+        RunError::Instantiate(_) | RunError::Trap(_) | RunError::Stopped(_) => ExitCode::APP_FAILED,
         RunError::NotPermitted { .. } => ExitCode::NOT_APPROVED,
         RunError::Folder { .. } => ExitCode::NOT_FOUND,
         RunError::TimedOut(_) => ExitCode::TIMED_OUT,

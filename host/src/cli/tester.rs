@@ -8,12 +8,14 @@
 //! tester prints one line and exits with success when the service accepted
 //! the credential.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use clap::Args;
 use lahat_host::audit::AuditLog;
+use lahat_host::grants::{GrantStatus, Grants};
 use lahat_host::manifest::{CredentialRequest, MANIFEST_FILE_NAME, Manifest, Text};
 use lahat_host::metadata::{TestRecord, Timestamp};
 use lahat_host::name::CredentialName;
@@ -58,6 +60,11 @@ pub struct TestArgs {
     /// "message", "time"}`.
     #[arg(long)]
     json: bool,
+
+    /// Allow the tester to read NAME and reach the endpoint without asking,
+    /// and remember the approval.
+    #[arg(long, short)]
+    yes: bool,
 }
 
 pub async fn execute(args: TestArgs, paths: &Paths, config: StoreConfig) -> Result<ExitCode, CliError> {
@@ -86,10 +93,29 @@ pub async fn execute(args: TestArgs, paths: &Paths, config: StoreConfig) -> Resu
 
     let runtime = new_runtime(Some(ComponentCache::new(paths.component_cache())))?;
     let loaded = runtime.load_component(&manifest.component_path()).map_err(run_error)?;
+    runtime
+        .check_imports(&loaded.component, &manifest.network)
+        .map_err(|err| match err {
+            lahat_host::runtime::RunError::NotPermitted { .. } => CliError::new(
+                ExitCode::USAGE,
+                format!(
+                    "--endpoint {endpoint}: the tester {} sends HTTP requests; pass an http:// or https:// endpoint",
+                    manifest.app.id
+                ),
+            ),
+            other => run_error(other),
+        })?;
     let opened = lahat_host::store::open_store(&config).await?;
     if let Some(notice) = &opened.notice {
         eprintln!("{}", printable(notice));
     }
+    if !opened.metadata.load()?.contains_key(&args.name) {
+        return Err(CliError::new(
+            ExitCode::NOT_FOUND,
+            format!("no credential named {}; `lahat credential list` shows the stored names", args.name),
+        ));
+    }
+    approve_test(&manifest, &loaded.sha256, &args, &endpoint, paths)?;
     let index = opened.metadata.clone();
     let captured = Arc::new(Mutex::new(Vec::new()));
     let sandbox = Sandbox {
@@ -152,6 +178,33 @@ pub async fn execute(args: TestArgs, paths: &Paths, config: StoreConfig) -> Resu
         println!("{}: {}", args.name, printable(&message));
     }
     Ok(if passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Makes sure the user allowed this tester to read the credential and reach
+/// the endpoint: `--yes` records the approval, a terminal asks, and without
+/// one the test is refused with the command that allows it.
+fn approve_test(manifest: &Manifest, sha256: &str, args: &TestArgs, endpoint: &Endpoint, paths: &Paths) -> Result<(), CliError> {
+    let grants = Grants::new(paths.grants_file());
+    if grants.status(manifest, sha256, &[])? == GrantStatus::Granted {
+        return Ok(());
+    }
+    if args.yes {
+        grants.approve(manifest, sha256, &[])?;
+        return Ok(());
+    }
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Err(CliError::new(
+            ExitCode::NOT_APPROVED,
+            format!(
+                "the tester {} may read {} and reach {endpoint} only with your approval; run `lahat credential test {} --yes{}` to allow it",
+                manifest.app.id,
+                args.name,
+                args.name,
+                args.endpoint.as_deref().map(|raw| format!(" --endpoint {}", printable(raw))).unwrap_or_default()
+            ),
+        ));
+    }
+    super::app::ensure_approved(manifest, sha256, &[], paths)
 }
 
 /// Returns the tester's first line of output, shortened, or a fallback

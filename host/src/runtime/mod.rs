@@ -158,9 +158,13 @@ pub enum RunError {
         /// The problem.
         message: String,
     },
-    /// The app trapped: a crash, an out-of-bounds access or a memory limit.
+    /// The app trapped: a crash, such as an out-of-bounds access.
     #[error("the app crashed: {0}")]
     Trap(String),
+    /// The app reached one of its limits: memory, output, host resources or
+    /// the size of one host call.
+    #[error("the app was stopped: {0}")]
+    Stopped(String),
     /// The run took longer than its time limit.
     #[error("the app ran longer than its limit of {} s and was stopped", .0.as_secs_f64())]
     TimedOut(Duration),
@@ -392,31 +396,37 @@ fn exit_or_trap(err: wasmtime::Error, limits: Limits) -> ExitOrError {
     if let Some(exit) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
         return ExitOrError::Exit(exit.0);
     }
-    let mut message = format!("{err:?}");
-    // `StoreLimits` reports a refused `memory.grow` with this wording
-    // (wasmtime 48, `trap_on_grow_failure`).
-    if message.contains("forcing trap when growing memory") {
-        message = format!(
-            "the app needed more than its memory limit of {} MiB; raise it with --max-memory if the app is trusted\n{message}",
+    let message = format!("{err:?}");
+    let stopped = if message.contains("forcing trap when growing memory") {
+        // `StoreLimits` reports a refused `memory.grow` with this wording
+        // (wasmtime 48, `trap_on_grow_failure`).
+        Some(format!(
+            "the app needed more than its memory limit of {} MiB; raise `limits.memory` in its manifest or pass --max-memory if the app is trusted",
             limits.max_memory_bytes / (1024 * 1024)
-        );
-    }
-    // wasmtime 48's wording when a call exceeds `set_hostcall_fuel`.
-    if message.contains("fuel allocated for hostcalls has been exhausted") {
-        message = format!(
-            "the app passed more than {} MiB to the host in one call\n{message}",
+        ))
+    } else if message.contains("fuel allocated for hostcalls has been exhausted") {
+        // wasmtime 48's wording when a call exceeds `set_hostcall_fuel`.
+        Some(format!(
+            "the app passed more than {} MiB to the host in one call",
             MAX_HOSTCALL_BYTES / (1024 * 1024)
-        );
-    }
-    // wasmtime 48's wording when a push exceeds the resource table's
-    // maximum capacity.
-    if message.contains("resource table has no free keys") {
-        message = format!(
-            "the app held more than {} host resources (streams, sockets, requests, open files) at once\n{message}",
+        ))
+    } else if message.contains("resource table has no free keys") {
+        // wasmtime 48's wording when a push exceeds the resource table's
+        // maximum capacity.
+        Some(format!(
+            "the app held more than {} host resources (streams, sockets, requests, open files) at once",
             state::MAX_RESOURCES
-        );
+        ))
+    } else {
+        // The output streams' own message, which the trap carries as is.
+        err.chain()
+            .map(ToString::to_string)
+            .find(|cause| cause.contains(output::OUTPUT_LIMIT_MARK))
+    };
+    match stopped {
+        Some(reason) => ExitOrError::Error(RunError::Stopped(reason)),
+        None => ExitOrError::Error(RunError::Trap(message)),
     }
-    ExitOrError::Error(RunError::Trap(message))
 }
 
 async fn tick_epochs(engine: Engine) {

@@ -1,5 +1,7 @@
 //! The app's stdout and stderr: capped in size, with the values delivered
-//! to the run masked before they reach the terminal or the caller.
+//! to the run masked before they reach the terminal or the caller, and with
+//! control characters shown as text when they go to a terminal, so an app
+//! cannot set the terminal's title, clipboard or screen.
 //!
 //! Masking is best effort. It catches a delivered value written as is, in
 //! lowercase or uppercase hex, or in standard or URL-safe base64 at any
@@ -26,6 +28,9 @@ pub const MASK: &[u8] = b"[masked]";
 /// Values shorter than this are not masked: masking every occurrence of a
 /// two-letter value would garble ordinary output.
 pub const MIN_MASKED_LEN: usize = 6;
+
+/// The part of the output limit's message that identifies it in a trap.
+pub(super) const OUTPUT_LIMIT_MARK: &str = "raise `limits.output`";
 
 /// The maximum number of bytes one write may pass.
 const MAX_WRITE: usize = 64 * 1024;
@@ -171,6 +176,8 @@ struct OutputState {
     secrets: Secrets,
     /// Bytes not yet written because a value to mask may start in them.
     pending: Zeroizing<Vec<u8>>,
+    /// Whether the target is a terminal, whose control sequences are escaped.
+    terminal: bool,
     written: u64,
     limit: u64,
 }
@@ -179,8 +186,14 @@ impl MaskedOutput {
     /// Creates the stream `name` (`stdout` or `stderr`) writing to `target`,
     /// masking `secrets` and stopping the app after `limit` bytes.
     pub fn new(name: &'static str, target: Target, secrets: Secrets, limit: u64) -> Self {
+        let terminal = match &target {
+            Target::Stdout => std::io::IsTerminal::is_terminal(&std::io::stdout()),
+            Target::Stderr => std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            Target::Buffer(_) => false,
+        };
         Self(Arc::new(Mutex::new(OutputState {
             name,
+            terminal,
             target,
             secrets,
             pending: Zeroizing::new(Vec::new()),
@@ -202,7 +215,7 @@ impl MaskedOutput {
         if state.written > state.limit {
             let _ = state.drain(true);
             return Err(StreamError::Trap(wasmtime::format_err!(
-                "the app wrote more than {} to {}; raise `limits.output` in its manifest if this much output is expected",
+                "the app wrote more than {} to {}; raise `limits.output` in its manifest or pass --max-output if this much output is expected",
                 crate::permissions::ByteSize(state.limit),
                 state.name
             )));
@@ -225,8 +238,37 @@ impl OutputState {
         let at = patterns.mask(&self.pending, safe, &mut out);
         drop(patterns);
         self.pending.drain(..at);
+        if self.terminal {
+            return self.target.write_all(&escape_controls(&out));
+        }
         self.target.write_all(&out)
     }
+}
+
+/// Shows control characters as text: C0 controls other than tab, newline
+/// and carriage return, and DEL, in caret notation (`^[` for escape), and
+/// C1 controls as `\u{9b}`. Printable text and UTF-8 pass unchanged.
+///
+/// NOTE: a C1 control whose two UTF-8 bytes are split between two writes
+/// passes unescaped; terminals that read UTF-8 then see two invalid bytes.
+fn escape_controls(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let byte = bytes[index];
+        match byte {
+            b'\t' | b'\n' | b'\r' => out.push(byte),
+            0x00..=0x1f => out.extend_from_slice(&[b'^', byte + 0x40]),
+            0x7f => out.extend_from_slice(b"^?"),
+            0xc2 if matches!(bytes.get(index + 1), Some(0x80..=0x9f)) => {
+                out.extend_from_slice(format!("\\u{{{:x}}}", bytes[index + 1]).as_bytes());
+                index += 1;
+            }
+            _ => out.push(byte),
+        }
+        index += 1;
+    }
+    out
 }
 
 impl IsTerminal for MaskedOutput {
@@ -375,6 +417,12 @@ mod tests {
         assert_eq!(secrets.mask_text(SECRET), SECRET, "nothing is delivered yet");
         secrets.add(SECRET);
         assert_eq!(secrets.mask_text(&format!("name \"{SECRET}\"")), "name \"[masked]\"");
+    }
+
+    #[test]
+    fn terminal_controls_are_shown_as_text() {
+        let escaped = escape_controls("\x1b]0;title\x07 ok\t\u{9b}2J é\r\n\x7f".as_bytes());
+        assert_eq!(String::from_utf8(escaped).unwrap(), "^[]0;title^G ok\t\\u{9b}2J é\r\n^?");
     }
 
     #[test]
