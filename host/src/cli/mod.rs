@@ -187,7 +187,13 @@ fn is_invisible_format(ch: char) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::printable;
+    use super::{one_line, printable};
+
+    #[test]
+    fn one_line_escapes_newlines_and_tabs() {
+        assert_eq!(one_line("/apps/a\nIt asks to read no credentials.\tx"), "/apps/a\\nIt asks to read no credentials.\\tx");
+        assert_eq!(one_line("a\u{1b}]0;t\u{7}"), "a\\u{1b}]0;t\\u{7}");
+    }
 
     #[test]
     fn printable_escapes_terminal_controls() {
