@@ -163,6 +163,18 @@ pub fn inspect(args: InspectArgs, paths: &Paths) -> Result<ExitCode, CliError> {
     for folder in &manifest.folders {
         println!("  {} ({}): {}", folder.path, folder.access.as_str(), folder.purpose);
     }
+    println!("limits:");
+    let limits = limits_for(&manifest, None, None, None);
+    println!(
+        "  memory {}, time {}, output {} per stream",
+        lahat_host::permissions::ByteSize(limits.max_memory_bytes as u64),
+        humantime::format_duration(limits.timeout),
+        lahat_host::permissions::ByteSize(limits.max_output_bytes)
+    );
+    if let Some(tester) = &manifest.tester {
+        println!("tester:");
+        println!("  tests {}.* credentials against {}", tester.namespace.as_str(), tester.endpoint);
+    }
     println!("imports:");
     for name in &imports {
         println!("  {name}");

@@ -161,7 +161,26 @@ type ResponseFuture = Box<
         > + Send,
 >;
 
+type ErrorCode = wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
+
 impl WasiHttpHooks for HttpHooks {
+    // The app receives these errors and reports them itself, so the host logs
+    // them only at debug level instead of the default hooks' warnings.
+    fn p2_error_from_hyper(&mut self, err: &hyper::Error) -> ErrorCode {
+        tracing::debug!(app = %self.app, error = %err, "HTTP exchange failed");
+        ErrorCode::HttpProtocolError
+    }
+
+    fn p2_error_from_connect(&mut self, err: &std::io::Error) -> ErrorCode {
+        tracing::debug!(app = %self.app, error = %err, "HTTP connection failed");
+        ErrorCode::ConnectionRefused
+    }
+
+    fn p2_error_from_tls(&mut self, err: &std::io::Error) -> ErrorCode {
+        tracing::debug!(app = %self.app, error = %err, "TLS handshake failed");
+        ErrorCode::TlsProtocolError
+    }
+
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,
