@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 use lahat_host::manifest::{MANIFEST_FILE_NAME, Manifest, ManifestError};
+use lahat_host::metadata::MetadataIndex;
 use lahat_host::paths::Paths;
 use lahat_host::audit::AuditLog;
 use lahat_host::permissions::GuestPath;
@@ -77,19 +78,10 @@ pub async fn run(args: RunArgs, paths: &Paths, store: StoreConfig) -> Result<Exi
 
     let limits = limits_for(&manifest, args.max_memory, args.timeout, args.max_output);
     let sandbox = Sandbox {
-        network: manifest.network.clone(),
         folders,
         capture_stdout: None,
     };
-    let access = CredentialAccess {
-        source: VaultSource::Lazy(store),
-        metadata: None,
-        notice: Arc::new(|line: &str| eprintln!("{}", super::printable(line))),
-        audit: Some(AuditTarget {
-            log: Arc::new(AuditLog::new(paths.audit_log())),
-            component_sha256: loaded.sha256.clone(),
-        }),
-    };
+    let access = audited_access(VaultSource::Lazy(store), None, paths, &loaded.sha256);
     let result = runtime
         .run(&manifest, &loaded.component, &args.args, access, limits, &sandbox)
         .await;
@@ -184,6 +176,26 @@ pub fn inspect(args: InspectArgs, paths: &Paths) -> Result<ExitCode, CliError> {
         println!("  {name}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Returns credential access from `source` that prints store notices on
+/// stderr and records every request in the audit log under the component's
+/// hash.
+pub(super) fn audited_access(
+    source: VaultSource,
+    metadata: Option<MetadataIndex>,
+    paths: &Paths,
+    component_sha256: &str,
+) -> CredentialAccess {
+    CredentialAccess {
+        source,
+        metadata,
+        notice: Arc::new(|line: &str| eprintln!("{}", super::printable(line))),
+        audit: Some(AuditTarget {
+            log: Arc::new(AuditLog::new(paths.audit_log())),
+            component_sha256: component_sha256.to_owned(),
+        }),
+    }
 }
 
 /// Combines the defaults, the manifest's `[limits]` and the command line's

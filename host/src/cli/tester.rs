@@ -14,18 +14,17 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use clap::Args;
-use lahat_host::audit::AuditLog;
 use lahat_host::grants::{GrantStatus, Grants};
 use lahat_host::manifest::{CredentialRequest, MANIFEST_FILE_NAME, Manifest, Text};
 use lahat_host::metadata::{TestRecord, Timestamp};
 use lahat_host::name::CredentialName;
 use lahat_host::paths::Paths;
 use lahat_host::permissions::Endpoint;
-use lahat_host::runtime::{AuditTarget, ComponentCache, CredentialAccess, RunOutcome, Sandbox, VaultSource};
+use lahat_host::runtime::{ComponentCache, RunOutcome, Sandbox, VaultSource};
 use lahat_host::store::StoreConfig;
 use serde_json::json;
 
-use super::run::{limits_for, new_runtime, run_error};
+use super::run::{audited_access, limits_for, new_runtime, run_error};
 use super::{CliError, ExitCode, printable};
 
 /// The environment variable that names the folder of tester apps.
@@ -119,19 +118,10 @@ pub async fn execute(args: TestArgs, paths: &Paths, config: StoreConfig) -> Resu
     let index = opened.metadata.clone();
     let captured = Arc::new(Mutex::new(Vec::new()));
     let sandbox = Sandbox {
-        network: manifest.network.clone(),
         folders: Vec::new(),
         capture_stdout: Some(captured.clone()),
     };
-    let access = CredentialAccess {
-        source: VaultSource::Ready(opened.vault),
-        metadata: Some(opened.metadata),
-        notice: Arc::new(|line: &str| eprintln!("{}", printable(line))),
-        audit: Some(AuditTarget {
-            log: Arc::new(AuditLog::new(paths.audit_log())),
-            component_sha256: loaded.sha256.clone(),
-        }),
-    };
+    let access = audited_access(VaultSource::Ready(opened.vault), Some(opened.metadata), paths, &loaded.sha256);
     let mut limits = limits_for(&manifest, None, None, None);
     limits.timeout = args.timeout;
     let tester_args = vec![args.name.to_string(), endpoint.to_string()];

@@ -81,12 +81,11 @@ pub struct BoundFolder {
     pub access: FolderAccess,
 }
 
-/// What a run may reach besides credentials.
+/// The host resources a run gets beyond the manifest's credentials,
+/// environment and network.
 #[derive(Debug, Clone, Default)]
 pub struct Sandbox {
-    /// Where the app may connect.
-    pub network: NetworkPermissions,
-    /// The folders the app sees.
+    /// The folders the app can open.
     pub folders: Vec<BoundFolder>,
     /// Collects the app's stdout, masked, instead of writing it to the
     /// host's stdout.
@@ -310,7 +309,7 @@ impl Runtime {
         limits: Limits,
         sandbox: &Sandbox,
     ) -> Result<RunOutcome, RunError> {
-        self.check_imports(component, &sandbox.network)?;
+        self.check_imports(component, &manifest.network)?;
         let gate = CredentialGate::new(manifest.app.id.to_string(), manifest.declared_names(), access);
         let mut argv = vec![manifest.app.id.to_string()];
         argv.extend(args.iter().cloned());
@@ -319,7 +318,7 @@ impl Runtime {
             .iter()
             .map(|(name, value)| (name.as_str(), value.as_str()))
             .collect();
-        let network = NetworkPolicy::resolve(&sandbox.network).await;
+        let network = NetworkPolicy::resolve(&manifest.network).await;
         let state = RunState::new(RunSetup {
             argv: &argv,
             env: &env,

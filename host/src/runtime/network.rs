@@ -10,7 +10,7 @@
 //! they carry. Listening sockets, explicit binds and UDP are never allowed.
 
 use std::collections::BTreeSet;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use wasmtime_wasi::sockets::SocketAddrUse;
@@ -35,11 +35,11 @@ impl NetworkPolicy {
         for endpoint in &permissions.tcp {
             match &endpoint.host {
                 Host::Ip(ip) => {
-                    tcp.insert(SocketAddr::new(canonical_ip(*ip), endpoint.port));
+                    tcp.insert(SocketAddr::new(ip.to_canonical(), endpoint.port));
                 }
                 Host::Name(name) => match tokio::net::lookup_host((name.as_str(), endpoint.port)).await {
                     Ok(addresses) => {
-                        tcp.extend(addresses.map(|addr| SocketAddr::new(canonical_ip(addr.ip()), addr.port())));
+                        tcp.extend(addresses.map(|addr| SocketAddr::new(addr.ip().to_canonical(), addr.port())));
                     }
                     Err(err) => {
                         tracing::warn!(%endpoint, error = %err, "a declared TCP endpoint does not resolve; connections to it will be refused");
@@ -68,7 +68,7 @@ impl NetworkPolicy {
     /// Returns true when the app may open a TCP connection to `addr`.
     pub fn allows_tcp(&self, addr: SocketAddr) -> bool {
         self.tcp
-            .contains(&SocketAddr::new(canonical_ip(addr.ip()), addr.port()))
+            .contains(&SocketAddr::new(addr.ip().to_canonical(), addr.port()))
     }
 
     /// Returns true when the policy allows any TCP connection.
@@ -125,12 +125,6 @@ impl NetworkPolicy {
             ))
         }
     }
-}
-
-/// Returns the IPv4 address an IPv4-mapped IPv6 address carries, and any
-/// other address unchanged.
-fn canonical_ip(ip: IpAddr) -> IpAddr {
-    ip.to_canonical()
 }
 
 /// The `wasi:http` hooks of one run: every request goes through

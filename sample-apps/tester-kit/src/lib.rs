@@ -20,6 +20,9 @@ use lahat::vault::credentials::{Error as VaultError, get_credential};
 /// The maximum length of a provider error code that a report shows.
 const MAX_IDENTIFIER_LEN: usize = 64;
 
+/// The maximum size of a provider's response that a tester reads.
+const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+
 /// The arguments `lahat credential test` passes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invocation {
@@ -178,6 +181,32 @@ pub fn identifier(candidate: Option<&str>, secret: &str) -> Option<String> {
                 .windows(8)
                 .any(|piece| candidate.as_bytes().windows(8).any(|window| window == piece)));
     (looks_like_code && !shares_secret).then(|| candidate.to_owned())
+}
+
+/// Sends `GET {endpoint}{path}` with `headers` and returns the status and
+/// the body parsed as JSON, or `None` when the body is not JSON.
+///
+/// # Errors
+///
+/// Returns a failed [`Outcome`] naming the endpoint when the request cannot
+/// be sent or its response read.
+pub fn get_json(
+    invocation: &Invocation,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<(u16, Option<serde_json::Value>), Outcome> {
+    let url = format!("{}{path}", invocation.endpoint);
+    let response = wasi_fetch::Request::get(&url).and_then(|request| {
+        headers
+            .iter()
+            .fold(request, |request, (name, value)| request.header(name, value))
+            .max_response_bytes(MAX_RESPONSE_BYTES)
+            .send()
+    });
+    match response {
+        Ok(response) => Ok((response.status, serde_json::from_slice(&response.body).ok())),
+        Err(err) => Err(Outcome::Failed(format!("cannot reach {}: {err}", invocation.endpoint))),
+    }
 }
 
 /// Returns `text` with control characters escaped, for text a provider

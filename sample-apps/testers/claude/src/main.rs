@@ -13,7 +13,6 @@ use tester_kit::{Invocation, Outcome};
 /// The API version; Anthropic rejects requests without an
 /// `anthropic-version` header.
 const ANTHROPIC_VERSION: &str = "2023-06-01";
-const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
 fn main() -> ExitCode {
     tester_kit::run("claude", check)
@@ -23,35 +22,27 @@ fn check(invocation: &Invocation, key: &str) -> Outcome {
     if let Err(outcome) = tester_kit::check_header_safe(&invocation.name, key) {
         return outcome;
     }
-    let url = format!("{}/v1/models", invocation.endpoint);
-    let response = wasi_fetch::Request::get(&url).and_then(|request| {
-        request
-            .header("x-api-key", key)
-            .header("anthropic-version", ANTHROPIC_VERSION)
-            .max_response_bytes(MAX_RESPONSE_BYTES)
-            .send()
-    });
-    let response = match response {
+    let headers = [("x-api-key", key), ("anthropic-version", ANTHROPIC_VERSION)];
+    let (status, body) = match tester_kit::get_json(invocation, "/v1/models", &headers) {
         Ok(response) => response,
-        Err(err) => return Outcome::Failed(format!("cannot reach {}: {err}", invocation.endpoint)),
+        Err(outcome) => return outcome,
     };
-    let body: Option<Value> = serde_json::from_slice(&response.body).ok();
 
-    if !response.is_success() {
+    if !(200..300).contains(&status) {
         // Anthropic's errors are {"type": "error", "error": {"type", "message"}};
         // only the error type is shown.
         let kind = body
             .as_ref()
             .and_then(|body| body.pointer("/error/type"))
             .and_then(Value::as_str);
-        return tester_kit::status_outcome(response.status, kind, key, &invocation.endpoint);
+        return tester_kit::status_outcome(status, kind, key, &invocation.endpoint);
     }
 
     let Some(body) = body else {
-        return not_a_model_list(invocation, response.status);
+        return not_a_model_list(invocation, status);
     };
     let Some(models) = body.get("data").and_then(Value::as_array) else {
-        return not_a_model_list(invocation, response.status);
+        return not_a_model_list(invocation, status);
     };
     // The list is paged; one page is enough to know that the key works.
     let more = body.get("has_more").and_then(Value::as_bool).unwrap_or(false);

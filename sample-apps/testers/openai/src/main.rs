@@ -10,8 +10,6 @@ use std::process::ExitCode;
 use serde_json::Value;
 use tester_kit::{Invocation, Outcome};
 
-const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
-
 fn main() -> ExitCode {
     tester_kit::run("openai", check)
 }
@@ -20,20 +18,13 @@ fn check(invocation: &Invocation, key: &str) -> Outcome {
     if let Err(outcome) = tester_kit::check_header_safe(&invocation.name, key) {
         return outcome;
     }
-    let url = format!("{}/v1/models", invocation.endpoint);
-    let response = wasi_fetch::Request::get(&url).and_then(|request| {
-        request
-            .header("authorization", &format!("Bearer {key}"))
-            .max_response_bytes(MAX_RESPONSE_BYTES)
-            .send()
-    });
-    let response = match response {
+    let bearer = format!("Bearer {key}");
+    let (status, body) = match tester_kit::get_json(invocation, "/v1/models", &[("authorization", &bearer)]) {
         Ok(response) => response,
-        Err(err) => return Outcome::Failed(format!("cannot reach {}: {err}", invocation.endpoint)),
+        Err(outcome) => return outcome,
     };
-    let body: Option<Value> = serde_json::from_slice(&response.body).ok();
 
-    if !response.is_success() {
+    if !(200..300).contains(&status) {
         // OpenAI's errors are {"error": {"message", "type", "param", "code"}};
         // the message can quote part of the key, so only the code or type is
         // shown.
@@ -41,7 +32,7 @@ fn check(invocation: &Invocation, key: &str) -> Outcome {
         let code = error
             .and_then(|error| error.get("code").and_then(Value::as_str))
             .or_else(|| error.and_then(|error| error.get("type").and_then(Value::as_str)));
-        return tester_kit::status_outcome(response.status, code, key, &invocation.endpoint);
+        return tester_kit::status_outcome(status, code, key, &invocation.endpoint);
     }
 
     match body
@@ -56,7 +47,7 @@ fn check(invocation: &Invocation, key: &str) -> Outcome {
         )),
         None => Outcome::Failed(format!(
             "{} answered {} but not with a model list; check the endpoint",
-            invocation.endpoint, response.status
+            invocation.endpoint, status
         )),
     }
 }
