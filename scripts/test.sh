@@ -13,7 +13,7 @@ scripts/build-apps.sh
 log="$(mktemp)"
 # A private PostgreSQL for tests/e2e/postgres.rs, with a throwaway password.
 # Its port is not 5432, the PostgreSQL tester's default endpoint, because one
-# test checks what the tester says when the endpoint does not match.
+# test checks the tester's message when the endpoint does not match.
 pg_dir="$(mktemp -d)"
 # A local S3 and STS server (moto) for tests/e2e/s3.rs and tests/e2e/testers.rs.
 s3_dir="$(mktemp -d)"

@@ -27,7 +27,7 @@ fn read_wasm(manifest: &Manifest) -> Vec<u8> {
     std::fs::read(manifest.component_path()).expect("the fetcher component is missing; run scripts/build-apps.sh")
 }
 
-/// Returns an in-memory vault that holds `demo.greeting`.
+/// Returns an in-memory vault that contains `demo.greeting`.
 fn vault_with_greeting() -> Vault {
     let store = Arc::new(MemoryStore::new());
     store
@@ -87,8 +87,8 @@ fn run(c: &mut Criterion) {
     }
 }
 
-/// A run of 20 million loop rounds with and without epoch interruption,
-/// which the wall-clock deadline relies on.
+/// Measures a run of 20 million loop rounds with and without epoch
+/// interruption, which the wall-clock deadline relies on.
 fn epoch_cost(c: &mut Criterion) {
     let manifest = fetcher_manifest();
     let wasm = read_wasm(&manifest);

@@ -42,11 +42,11 @@ pub struct Grant {
     pub approved: Timestamp,
 }
 
-/// What a grant allows beyond credentials and environment variables.
+/// The part of a grant beyond credentials and environment variables.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GrantedAccess {
-    /// Where the app may connect.
+    /// The network destinations the app may connect to.
     #[serde(default, skip_serializing_if = "NetworkPermissions::is_empty")]
     pub network: NetworkPermissions,
     /// The host folder bound to each folder path, and its access.
@@ -63,12 +63,12 @@ pub struct GrantedAccess {
 pub struct GrantedFolder {
     /// The host folder.
     pub host: PathBuf,
-    /// What the app may do in it.
+    /// The app's access to the folder.
     pub access: FolderAccess,
 }
 
 impl GrantedAccess {
-    /// Returns what `manifest` asks for with `folders` bound.
+    /// Returns the access `manifest` requests with `folders` bound.
     pub fn requested(manifest: &Manifest, folders: &[BoundFolder]) -> Self {
         Self {
             network: manifest.network.clone(),
@@ -92,8 +92,8 @@ impl GrantedAccess {
         *self == Self::default()
     }
 
-    /// Describes how `requested` differs from this grant, or `None` when it
-    /// asks for nothing new.
+    /// Describes how `requested` differs from this grant, or returns `None`
+    /// when it requests nothing new.
     fn difference(&self, requested: &Self) -> Option<String> {
         let mut changes = Vec::new();
         let new_http: Vec<String> = requested
@@ -142,7 +142,7 @@ pub enum GrantStatus {
     MoreRequested(Vec<CredentialName>),
     /// The manifest's environment variables differ from the approved ones.
     EnvironmentChanged,
-    /// The run asks for network access, folders or limits beyond the grant.
+    /// The run requests network access, folders or limits beyond the grant.
     AccessChanged(String),
 }
 

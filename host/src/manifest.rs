@@ -37,7 +37,7 @@ pub struct Manifest {
     pub network: NetworkPermissions,
     /// The `[[folders]]` entries, with unique paths.
     pub folders: Vec<FolderRequest>,
-    /// The `[limits]` table: limits the app asks for beyond the defaults.
+    /// The `[limits]` table: limits the app requests beyond the defaults.
     pub limits: LimitRequest,
     /// The `[tester]` table, when the app tests credentials.
     pub tester: Option<TesterInfo>,

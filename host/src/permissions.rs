@@ -377,7 +377,7 @@ impl FolderAccess {
     }
 }
 
-/// One `[[folders]]` entry: a folder the app sees at `path`, which the user
+/// One `[[folders]]` entry: a folder the app opens at `path`, which the user
 /// binds to a host folder when running the app.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -545,8 +545,8 @@ impl From<Timeout> for String {
 pub struct TesterInfo {
     /// The namespace whose credentials the app tests, such as `openai`.
     pub namespace: Namespace,
-    /// Where the tester sends its request unless the user names another
-    /// endpoint.
+    /// The endpoint the tester sends its request to unless the user names
+    /// another one.
     pub endpoint: Endpoint,
 }
 

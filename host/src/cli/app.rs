@@ -230,7 +230,7 @@ fn ask_consent(
     super::read_yes()
 }
 
-/// Describes the network, folders, environment and limits an app asks for.
+/// Describes the network, folders, environment and limits an app requests.
 fn describe_access(manifest: &Manifest, folders: &[BoundFolder]) -> String {
     let mut text = String::new();
     if manifest.network.is_empty() {

@@ -170,9 +170,9 @@ pub async fn execute(args: TestArgs, paths: &Paths, config: StoreConfig) -> Resu
     Ok(if passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-/// Makes sure the user allowed this tester to read the credential and reach
-/// the endpoint: `--yes` records the approval, a terminal asks, and without
-/// one the test is refused with the command that allows it.
+/// Checks that the user approved this tester for the credential and the
+/// endpoint. `--yes` records the approval and a terminal prompts for it.
+/// Without either, the test fails with the command that approves it.
 fn approve_test(manifest: &Manifest, sha256: &str, args: &TestArgs, endpoint: &Endpoint, paths: &Paths) -> Result<(), CliError> {
     let grants = Grants::new(paths.grants_file());
     if grants.status(manifest, sha256, &[])? == GrantStatus::Granted {

@@ -73,11 +73,11 @@ impl Default for Limits {
 /// A manifest's `[[folders]]` entry bound to a host folder by the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BoundFolder {
-    /// Where the app sees the folder.
+    /// The folder's path inside the app.
     pub guest: GuestPath,
     /// The host folder, canonical.
     pub host: PathBuf,
-    /// What the app may do in it.
+    /// The app's access to the folder.
     pub access: FolderAccess,
 }
 
@@ -92,8 +92,8 @@ pub struct Sandbox {
     pub capture_stdout: Option<Arc<Mutex<Vec<u8>>>>,
 }
 
-/// The manifest field that permits an imported interface, for interfaces
-/// that an app imports only when it uses them.
+/// Returns the manifest field that permits an imported interface, for
+/// interfaces that an app imports only when it uses them.
 ///
 /// `wasi:sockets` and `wasi:filesystem` are not listed: language runtimes
 /// such as CPython import them in every component, whether or not the app
@@ -291,15 +291,19 @@ impl Runtime {
     /// `args` follow the app id as `argv[0]`. The app's stdout and stderr are
     /// the host's, with delivered values masked. Credential requests go
     /// through a [`CredentialGate`] that allows exactly the names the manifest
-    /// declares; `sandbox` says what else the app may reach.
+    /// declares. The manifest's `[network]` and `[env]` and the `sandbox`'s
+    /// folders are all the app can reach.
     ///
     /// # Errors
     ///
-    /// Returns [`RunError::NotPermitted`] when the component imports an
-    /// interface the sandbox does not permit, [`RunError::Folder`] when a
-    /// folder cannot be opened, [`RunError::Instantiate`] when the component
-    /// cannot start, [`RunError::Trap`] when it crashes or exceeds a limit,
-    /// and [`RunError::TimedOut`] when it runs past its time limit.
+    /// - [`RunError::NotPermitted`]: the component imports an interface the
+    ///   manifest does not permit.
+    /// - [`RunError::Folder`]: a bound folder cannot be opened.
+    /// - [`RunError::Instantiate`]: the component cannot start.
+    /// - [`RunError::Stopped`]: the app reached its memory, output, resource
+    ///   or host-call limit.
+    /// - [`RunError::Trap`]: the app crashed.
+    /// - [`RunError::TimedOut`]: the app ran past its time limit.
     pub async fn run(
         &self,
         manifest: &Manifest,

@@ -1,7 +1,7 @@
-//! The app's stdout and stderr: capped in size, with the values delivered
-//! to the run masked before they reach the terminal or the caller, and with
-//! control characters shown as text when they go to a terminal, so an app
-//! cannot set the terminal's title, clipboard or screen.
+//! The app's stdout and stderr, capped in size. The values delivered to the
+//! run are masked before they reach the terminal or the caller. Control
+//! characters going to a terminal are shown as text, so an app cannot set
+//! the terminal's title, clipboard or screen.
 //!
 //! Masking is best effort. It catches a delivered value written as is, in
 //! lowercase or uppercase hex, or in standard or URL-safe base64 at any

@@ -25,8 +25,8 @@ use lahat::vault::credentials::{self, Error as WitError};
 /// The maximum number of bytes one `wasi:random` call may return.
 const MAX_RANDOM_BYTES: u64 = 1024 * 1024;
 
-/// The most resources (streams, sockets, requests, open files) an app may
-/// hold at once.
+/// The maximum number of resources (streams, sockets, requests, open files)
+/// an app may hold at once.
 pub(super) const MAX_RESOURCES: usize = 10_000;
 
 /// The data of one run's store.
@@ -42,7 +42,7 @@ pub(super) struct RunState {
     outputs: [MaskedOutput; 2],
 }
 
-/// What a run's store is built from.
+/// The inputs that build a run's store.
 pub(super) struct RunSetup<'a> {
     pub argv: &'a [String],
     pub env: &'a [(&'a str, &'a str)],

@@ -44,7 +44,7 @@ pub enum S3Error {
         operation: String,
         error: wasi_fetch::Error,
     },
-    /// A success answer that could not be read.
+    /// A success response that could not be read.
     BadResponse { operation: String, reason: String },
     /// A local file could not be read.
     Local(String),
